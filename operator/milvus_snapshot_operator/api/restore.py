@@ -1,0 +1,135 @@
+"""MilvusRestore: restore a snapshot into a new collection, reporting Milvus's restore job."""
+
+from __future__ import annotations
+
+import enum
+
+from pydantic import ConfigDict, Field
+
+from .common import MILVUS_NAME_MAX, MILVUS_NAME_PATTERN, Condition, ErrorInfo, LocalObjectReference, Model
+from .snapshot import Intent
+
+KIND = "MilvusRestore"
+PLURAL = "milvusrestores"
+
+
+class RestorePhase(enum.StrEnum):
+    PENDING = "Pending"
+    WAITING_FOR_SNAPSHOT = "WaitingForSnapshot"
+    RESTORING = "Restoring"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+
+
+class RestoreSource(Model):
+    model_config = Model.model_config | ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.snapshotRef) != has(self.snapshotName)",
+                    "message": "exactly one of source.snapshotRef or source.snapshotName must be set",
+                },
+                {
+                    "rule": "!has(self.snapshotName) || (has(self.collectionName) && has(self.connectionRef))",
+                    "message": "source.snapshotName needs source.collectionName and source.connectionRef",
+                },
+                {
+                    "rule": (
+                        "!has(self.snapshotRef) || "
+                        "(!has(self.collectionName) && !has(self.dbName) && !has(self.connectionRef))"
+                    ),
+                    "message": (
+                        "source.snapshotRef takes collection, database and connection from the "
+                        "MilvusSnapshot: do not set source.collectionName, source.dbName or source.connectionRef"
+                    ),
+                },
+            ]
+        }
+    )
+
+    snapshot_ref: LocalObjectReference | None = Field(
+        default=None,
+        description="A MilvusSnapshot in the same namespace; the restore waits until it is Ready.",
+    )
+    snapshot_name: str | None = Field(
+        default=None,
+        pattern=MILVUS_NAME_PATTERN,
+        max_length=MILVUS_NAME_MAX,
+        description="Name of an existing Milvus snapshot (not managed by a MilvusSnapshot).",
+    )
+    collection_name: str | None = Field(
+        default=None,
+        pattern=MILVUS_NAME_PATTERN,
+        max_length=MILVUS_NAME_MAX,
+        description="Collection the snapshot belongs to (with snapshotName).",
+    )
+    db_name: str | None = Field(
+        default=None,
+        pattern=MILVUS_NAME_PATTERN,
+        max_length=MILVUS_NAME_MAX,
+        description="Database of that collection (with snapshotName); the connection's dbName when unset.",
+    )
+    connection_ref: LocalObjectReference | None = Field(
+        default=None, description="The MilvusConnection to use (with snapshotName)."
+    )
+
+
+class RestoreTarget(Model):
+    collection_name: str = Field(
+        pattern=MILVUS_NAME_PATTERN,
+        min_length=1,
+        max_length=MILVUS_NAME_MAX,
+        description="New collection to create; Milvus refuses an existing one.",
+    )
+    db_name: str | None = Field(
+        default=None,
+        pattern=MILVUS_NAME_PATTERN,
+        max_length=MILVUS_NAME_MAX,
+        description="Database for the new collection; the source database when unset.",
+    )
+
+
+class MilvusRestoreSpec(Model):
+    model_config = Model.model_config | ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self == oldSelf",
+                    "message": "spec is immutable: create a new MilvusRestore instead",
+                }
+            ]
+        }
+    )
+
+    source: RestoreSource = Field(description="What to restore: snapshotRef, or snapshotName + collectionName.")
+    target: RestoreTarget = Field(description="Where to restore to: always a new collection.")
+
+
+class ResolvedSource(Model):
+    snapshot_name: str = Field(description="Milvus snapshot name.")
+    collection_name: str = Field(description="Source collection.")
+    db_name: str = Field(description="Source database.")
+    connection: str = Field(description="MilvusConnection used.")
+
+
+class MilvusRestoreStatus(Model):
+    observed_generation: int | None = Field(default=None, description="Last metadata.generation handled.")
+    phase: RestorePhase | None = Field(
+        default=None, description="Pending, WaitingForSnapshot, Restoring, Completed or Failed."
+    )
+    source: ResolvedSource | None = Field(default=None, description="The snapshot being restored, resolved.")
+    target_collection_name: str | None = Field(default=None, description="Collection being restored into.")
+    target_db_name: str | None = Field(default=None, description="Database of the target collection.")
+    job_id: int | None = Field(default=None, description="Milvus restore job ID.")
+    state: str | None = Field(default=None, description="Milvus's job state, e.g. RestoreSnapshotExecuting.")
+    progress: int | None = Field(default=None, ge=0, le=100, description="Job progress in percent.")
+    reason: str | None = Field(default=None, description="Milvus's job reason, verbatim.")
+    start_time: str | None = Field(default=None, description="When Milvus started the job (RFC 3339).")
+    completion_time: str | None = Field(default=None, description="When the job finished (RFC 3339).")
+    time_cost_ms: int | None = Field(default=None, description="Job duration reported by Milvus (ms).")
+    target_row_count: int | None = Field(
+        default=None, description="Row count (statistics) of the target collection after the job ended."
+    )
+    intent: Intent | None = Field(default=None, description="Milvus call in flight (crash safety).")
+    error: ErrorInfo | None = Field(default=None, description="The last error, when not Completed.")
+    conditions: list[Condition] = Field(default_factory=list, description="Ready, Reconciling, Stalled.")

@@ -1,0 +1,1 @@
+"""The only package that talks to Milvus: a small gateway over pymilvus plus error classification."""

@@ -1,0 +1,97 @@
+"""Classify pymilvus and gRPC failures into ErrorKind (retryable vs. permanent), like CNPG's errors.go.
+
+Milvus reports business errors in a Status (code + reason); pymilvus turns them into MilvusException.
+Transport problems surface as grpc errors or as MilvusException("... Retry timeout ...").
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+from pymilvus.exceptions import MilvusException, ParamError
+
+from .gateway import ErrorKind, MilvusError
+
+# merr codes (see shared/reference/milvus-snapshot-api.md)
+PARAMETER_INVALID = 1100
+PARAMETER_MISSING = 1101
+COLLECTION_NOT_FOUND = 100
+DATABASE_NOT_FOUND = 800
+SERVICE_UNAVAILABLE = 2
+RATE_LIMIT = 8
+NOT_AUTHENTICATED = 1800
+PERMISSION_DENIED = 1801
+IMPORT_FAILED = 2100
+
+_GRPC_KINDS = {
+    grpc.StatusCode.UNAVAILABLE: ErrorKind.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED: ErrorKind.UNAVAILABLE,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ErrorKind.UNAVAILABLE,
+    grpc.StatusCode.ABORTED: ErrorKind.UNAVAILABLE,
+    grpc.StatusCode.CANCELLED: ErrorKind.UNAVAILABLE,
+    grpc.StatusCode.INTERNAL: ErrorKind.UNAVAILABLE,
+    grpc.StatusCode.UNKNOWN: ErrorKind.UNAVAILABLE,
+    grpc.StatusCode.UNAUTHENTICATED: ErrorKind.AUTH,
+    grpc.StatusCode.PERMISSION_DENIED: ErrorKind.PERMISSION,
+    grpc.StatusCode.UNIMPLEMENTED: ErrorKind.UNSUPPORTED,
+    grpc.StatusCode.INVALID_ARGUMENT: ErrorKind.INVALID,
+    grpc.StatusCode.NOT_FOUND: ErrorKind.NOT_FOUND,
+    grpc.StatusCode.ALREADY_EXISTS: ErrorKind.ALREADY_EXISTS,
+}
+
+
+def classify(exc: BaseException) -> MilvusError:
+    """Turn any exception raised by a pymilvus call into a MilvusError with a kind and Milvus's text."""
+    if isinstance(exc, MilvusError):
+        return exc
+    if isinstance(exc, grpc.RpcError):
+        code = exc.code() if callable(getattr(exc, "code", None)) else None
+        details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
+        kind = _GRPC_KINDS.get(code, ErrorKind.UNAVAILABLE) if code is not None else ErrorKind.UNAVAILABLE
+        return MilvusError(kind, f"{getattr(code, 'name', 'gRPC error')}: {details}")
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError, OSError)):
+        return MilvusError(ErrorKind.UNAVAILABLE, f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, ParamError):
+        return MilvusError(ErrorKind.INVALID, exc.message, None)
+    if isinstance(exc, MilvusException):
+        return _classify_milvus(exc)
+    return MilvusError(ErrorKind.UNAVAILABLE, f"{type(exc).__name__}: {exc}")
+
+
+def _classify_milvus(exc: MilvusException) -> MilvusError:
+    raw_code = exc.code
+    message = exc.message or str(exc)
+    lowered = message.lower()
+    if isinstance(raw_code, grpc.StatusCode):  # pymilvus retried a gRPC error until the timeout
+        kind = _GRPC_KINDS.get(raw_code, ErrorKind.UNAVAILABLE)
+        return MilvusError(kind, message)
+    code = int(raw_code) if isinstance(raw_code, int) else None
+    kind = _kind_for(code, lowered, exc)
+    return MilvusError(kind, message, code)
+
+
+def _kind_for(code: int | None, lowered: str, exc: MilvusException) -> ErrorKind:
+    if code == NOT_AUTHENTICATED or "authenticat" in lowered or "auth check failure" in lowered:
+        return ErrorKind.AUTH
+    if code == PERMISSION_DENIED or "permission denied" in lowered or "privilege" in lowered:
+        return ErrorKind.PERMISSION
+    if "active pins" in lowered or "is restoring" in lowered:
+        return ErrorKind.PINNED
+    if "duplicate collection" in lowered:
+        return ErrorKind.TARGET_EXISTS
+    if "already exists" in lowered:
+        return ErrorKind.ALREADY_EXISTS
+    if "restore job not found" in lowered or "snapshot not found" in lowered:
+        return ErrorKind.NOT_FOUND
+    if code in (COLLECTION_NOT_FOUND, DATABASE_NOT_FOUND) or "collection not found" in lowered:
+        return ErrorKind.COLLECTION_NOT_FOUND
+    if code in (PARAMETER_INVALID, PARAMETER_MISSING):
+        return ErrorKind.INVALID
+    if "unimplemented" in lowered or "unknown method" in lowered:
+        return ErrorKind.UNSUPPORTED
+    if code in (SERVICE_UNAVAILABLE, RATE_LIMIT) or exc.retriable or "retry timeout" in lowered:
+        return ErrorKind.UNAVAILABLE
+    if exc.is_input_error:
+        return ErrorKind.INVALID
+    return ErrorKind.UNAVAILABLE

@@ -1,0 +1,162 @@
+"""The real MilvusGateway over pymilvus 3.0.2's AsyncMilvusClient, one dedicated channel per connection."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pymilvus import AsyncMilvusClient
+
+from .errors import classify
+from .gateway import ErrorKind, MilvusError, RestoreJob, SnapshotInfo
+
+T = TypeVar("T")
+
+# A collection name that cannot exist, used to ask whether the snapshot RPCs exist at all.
+_PROBE_COLLECTION = "__milvus_snapshot_operator_probe__"
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """Everything needed to open a client. `token` is secret: never log or repr it."""
+
+    uri: str
+    db_name: str
+    timeout: float
+    token: str = dataclasses.field(default="", repr=False)
+    ca_pem_path: str | None = None
+    server_name: str | None = None
+
+
+class PymilvusGateway:
+    """MilvusGateway implementation. Every call has a timeout; every failure becomes a MilvusError."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        kwargs: dict[str, Any] = {"dedicated": True}
+        if endpoint.uri.startswith("https://") or endpoint.ca_pem_path:
+            kwargs["secure"] = True
+            if endpoint.ca_pem_path:
+                kwargs["server_pem_path"] = endpoint.ca_pem_path
+            if endpoint.server_name:
+                kwargs["server_name"] = endpoint.server_name
+        self._client = AsyncMilvusClient(
+            uri=endpoint.uri,
+            token=endpoint.token,
+            db_name=endpoint.db_name,
+            timeout=endpoint.timeout,
+            **kwargs,
+        )
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._client.close()
+
+    async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        try:
+            return await fn(*args, timeout=self.endpoint.timeout, **kwargs)
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    async def server_version(self) -> str:
+        version = await self._call(self._client.get_server_version)
+        return str(version)
+
+    async def check_snapshot_support(self) -> None:
+        try:
+            await self._call(self._client.list_snapshots, collection_name=_PROBE_COLLECTION)
+        except MilvusError as exc:
+            if exc.kind in (
+                ErrorKind.UNSUPPORTED,
+                ErrorKind.UNAVAILABLE,
+                ErrorKind.AUTH,
+                ErrorKind.PERMISSION,
+            ):
+                raise
+            # Any business answer (collection not found) proves the RPC exists.
+
+    async def flush(self, collection: str, db: str) -> None:
+        await self._call(self._client.flush, collection, db_name=db)
+
+    async def collection_exists(self, collection: str, db: str) -> bool:
+        return bool(await self._call(self._client.has_collection, collection, db_name=db))
+
+    async def row_count(self, collection: str, db: str) -> int:
+        stats = await self._call(self._client.get_collection_stats, collection, db_name=db)
+        return int(stats.get("row_count", 0))
+
+    async def create_snapshot(
+        self, name: str, collection: str, db: str, description: str, compaction_protection_seconds: int
+    ) -> None:
+        await self._call(
+            self._client.create_snapshot,
+            name,
+            collection,
+            db_name=db,
+            description=description,
+            compaction_protection_seconds=compaction_protection_seconds,
+        )
+
+    async def describe_snapshot(self, name: str, collection: str, db: str) -> SnapshotInfo | None:
+        try:
+            info = await self._call(self._client.describe_snapshot, name, collection, db_name=db)
+        except MilvusError as exc:
+            if exc.kind == ErrorKind.NOT_FOUND:
+                return None
+            raise
+        return SnapshotInfo(
+            name=info.name,
+            description=info.description,
+            collection_name=info.collection_name,
+            partition_names=tuple(info.partition_names),
+            create_ts=int(info.create_ts),
+            s3_location=info.s3_location,
+        )
+
+    async def list_snapshots(self, collection: str, db: str) -> list[str]:
+        return list(await self._call(self._client.list_snapshots, collection_name=collection, db_name=db))
+
+    async def drop_snapshot(self, name: str, collection: str, db: str) -> None:
+        await self._call(self._client.drop_snapshot, name, collection, db_name=db)
+
+    async def restore_snapshot(
+        self, name: str, source_collection: str, source_db: str, target_collection: str, target_db: str
+    ) -> int:
+        job_id = await self._call(
+            self._client.restore_snapshot,
+            name,
+            source_collection,
+            target_collection,
+            source_db_name=source_db,
+            target_db_name=target_db,
+        )
+        return int(job_id)
+
+    async def restore_state(self, job_id: int) -> RestoreJob | None:
+        try:
+            info = await self._call(self._client.get_restore_snapshot_state, job_id)
+        except MilvusError as exc:
+            if exc.kind == ErrorKind.NOT_FOUND:
+                return None
+            raise
+        return _job(info)
+
+    async def list_restore_jobs(self, db: str) -> list[RestoreJob]:
+        jobs = await self._call(self._client.list_restore_snapshot_jobs, db_name=db)
+        return [_job(job) for job in jobs]
+
+
+def _job(info: Any) -> RestoreJob:
+    return RestoreJob(
+        job_id=int(info.job_id),
+        snapshot_name=str(info.snapshot_name),
+        db_name=str(info.db_name),
+        collection_name=str(info.collection_name),
+        state=str(info.state),
+        progress=int(info.progress),
+        reason=str(info.reason),
+        start_time_ms=int(info.start_time),
+        time_cost_ms=int(info.time_cost),
+    )
