@@ -147,6 +147,7 @@ async def _start_or_adopt(
     status.intent = None
     status.state = "RestoreSnapshotPending"
     status.progress = 0
+    status.start_time = rfc3339(inp.now)  # until Milvus reports its own start time
     message = f"restore job {job_id} started: snapshot {source.snapshot_name!r} -> collection {target!r}"
     mark_progressing(status, "RestoreInProgress", message, inp.generation, inp.now)
     return Outcome(status, Retry.POLL, [Event("Normal", "RestoreStarted", message)])
@@ -156,6 +157,10 @@ async def _follow(inp: RestoreInputs, lookup: JobLookup, status: MilvusRestoreSt
     assert status.job_id is not None
     target, db = _target(status)
     job = await lookup(status.job_id, db)
+    if job is None and status.start_time and not status.time_cost_ms:
+        started = datetime.datetime.fromisoformat(status.start_time.replace("Z", "+00:00"))
+        if inp.now - started < JOB_APPEAR_GRACE:
+            return Outcome(status, Retry.BACKOFF)  # Milvus creates the job just after RestoreSnapshot returns
     if job is None:
         assert inp.gateway is not None
         rows = await _rows(inp.gateway, target, db)

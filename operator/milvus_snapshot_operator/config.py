@@ -1,0 +1,26 @@
+"""Operator settings, read once from the environment (the Helm chart sets them)."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, Field
+
+
+class OperatorConfig(BaseModel):
+    restore_poll_seconds: float = Field(default=2.0, gt=0, description="ListRestoreSnapshotJobs interval.")
+    drift_check_seconds: float = Field(default=300.0, gt=0, description="How often Ready snapshots are verified.")
+    connection_probe_seconds: float = Field(default=300.0, gt=0, description="MilvusConnection re-probe interval.")
+    backoff_base_seconds: float = Field(default=1.0, gt=0, description="First retry after a transient error.")
+    backoff_max_seconds: float = Field(default=60.0, gt=0, description="Cap of the exponential backoff.")
+    slow_retry_seconds: float = Field(default=60.0, gt=0, description="Retry after authentication failures.")
+    dependency_wait_seconds: float = Field(
+        default=30.0, gt=0, description="Longest wait for a missing reference before re-checking anyway."
+    )
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> OperatorConfig:
+        """MSO_<FIELD> variables, e.g. MSO_RESTORE_POLL_SECONDS=2."""
+        env = os.environ if environ is None else environ
+        values = {name: env[f"MSO_{name.upper()}"] for name in cls.model_fields if f"MSO_{name.upper()}" in env}
+        return cls.model_validate(values)

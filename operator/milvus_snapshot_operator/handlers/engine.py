@@ -1,0 +1,104 @@
+"""Applies a reconcile Outcome through Kopf: status merge-patch, events, and the next attempt.
+
+Each MilvusSnapshot/MilvusRestore/MilvusConnection has a Kopf daemon; one daemon attempt runs one
+reconcile step. Raising Requeue makes Kopf apply the status patch and run the next attempt after the
+delay, keeping retry state in memory (no annotation write per poll). Waits for references are
+interruptible: a watch event on the awaited object wakes the daemon at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+from pydantic import BaseModel
+
+from ..reconcile.outcome import Outcome, Retry
+from .runtime import Runtime
+
+_REQUEUE_MARK = "requeue in "
+
+
+class Requeue(kopf.TemporaryError):
+    """Not a failure: run the step again after `delay` seconds (Kopf applies the patch first)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(f"{_REQUEUE_MARK}{delay:.1f}s", delay=delay)
+
+
+class QuietRequeues(logging.Filter):
+    """Kopf logs every TemporaryError at ERROR; a Requeue is routine, so it goes to DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        if f"failed temporarily: {_REQUEUE_MARK}" in message or (
+            record.levelno == logging.INFO and message.endswith(" succeeded.") and "Timer" in message
+        ):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+def merge_patch(old: Any, new: Any) -> Any:
+    """RFC 7386 merge patch turning `old` into `new` (None when they are equal)."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return None if old == new else new
+    patch: dict[str, Any] = {}
+    for key in old.keys() - new.keys():
+        patch[key] = None
+    for key, value in new.items():
+        if key not in old:
+            patch[key] = value
+        elif old[key] != value:
+            sub = merge_patch(old[key], value) if isinstance(value, dict) else value
+            patch[key] = sub
+    return patch or None
+
+
+async def pending_wait(memo: Any, stopped: Any) -> None:
+    """Finish the wait the previous attempt asked for (after its status patch was applied)."""
+    pending = getattr(memo, "pending_wait", None)
+    if pending:
+        memo.pending_wait = None
+        keys, timeout = pending
+        runtime: Runtime = memo.runtime
+        await runtime.bus.wait(keys, timeout, stop=stopped.wait())
+
+
+def apply(outcome: Outcome[Any], body: Any, patch: Any) -> bool:
+    """Status patch and events. True when the status changed."""
+    assert isinstance(outcome.status, BaseModel)
+    old = dict(body.get("status") or {})
+    new = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    diff = merge_patch(old, new)
+    if diff:
+        patch.setdefault("status", {}).update(diff)
+    for event in outcome.events:
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+    return bool(diff)
+
+
+def settle(
+    outcome: Outcome[Any],
+    *,
+    body: Any,
+    patch: Any,
+    memo: Any,
+    waits: list[str] | None = None,
+    wait_seconds: float | None = None,
+) -> None:
+    """Apply the outcome, then return (done) or raise Requeue for the next attempt."""
+    apply(outcome, body, patch)
+    if outcome.retry is None:
+        memo.failures = 0
+        return
+    runtime: Runtime = memo.runtime
+    memo.failures = getattr(memo, "failures", 0) + 1 if outcome.retry == Retry.BACKOFF else 0
+    if outcome.retry in (Retry.DEPENDENCY, Retry.DRIFT):
+        keys = [*(waits or []), *([outcome.dependency] if outcome.dependency else [])]
+        timeout = wait_seconds if wait_seconds is not None else runtime.delay(outcome.retry, 0)
+        if outcome.retry == Retry.DEPENDENCY:
+            timeout = min(timeout, runtime.config.dependency_wait_seconds)
+        memo.pending_wait = (keys, timeout)
+        raise Requeue(0)
+    raise Requeue(runtime.delay(outcome.retry, memo.failures))

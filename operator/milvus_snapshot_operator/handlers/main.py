@@ -1,0 +1,32 @@
+"""Command line: `python -m milvus_snapshot_operator [-n NS ...|-A] [--peering NAME] [--liveness URL]`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import kopf
+
+from . import __name__ as _handlers  # noqa: F401 - registers every handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="milvus_snapshot_operator", description="Milvus snapshot operator")
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("-n", "--namespace", action="append", default=[], help="watch this namespace (repeatable)")
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch all namespaces")
+    parser.add_argument("--peering", default=None, help="Kopf peering name for HA (default: standalone)")
+    parser.add_argument("--liveness", default=None, help="health endpoint, e.g. http://0.0.0.0:8080/healthz")
+    parser.add_argument("--verbose", action="store_true", help="log at DEBUG")
+    parser.add_argument("--log-format", choices=["plain", "full", "json"], default="full")
+    args = parser.parse_args(argv)
+    namespaces = args.namespace or [n for n in os.environ.get("WATCH_NAMESPACES", "").split(",") if n]
+    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
+    kopf.run(
+        standalone=args.peering is None,
+        peering_name=args.peering,
+        clusterwide=not namespaces,
+        namespaces=namespaces,
+        liveness_endpoint=args.liveness,
+    )
+    return 0

@@ -1,0 +1,48 @@
+"""Watch events that wake resources waiting for a reference, plus the in-memory indices they read."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import kopf
+
+from ..api import GROUP, VERSION
+from ..api.connection import PLURAL as CONNECTIONS
+from ..api.snapshot import PLURAL as SNAPSHOTS
+from .bus import key
+from .runtime import Runtime
+
+
+@kopf.index(GROUP, VERSION, CONNECTIONS)
+def connections(namespace: Any, name: str, spec: Any, **_: Any) -> dict[tuple[str, str], Any]:
+    """(namespace, name) -> spec of every MilvusConnection."""
+    return {(namespace, name): copy.deepcopy(dict(spec))}
+
+
+@kopf.index(GROUP, VERSION, SNAPSHOTS)
+def snapshots(namespace: Any, name: str, spec: Any, status: Any, **_: Any) -> dict[tuple[str, str], Any]:
+    """(namespace, name) -> spec and status of every MilvusSnapshot (restores wait on them)."""
+    return {(namespace, name): {"spec": copy.deepcopy(dict(spec)), "status": copy.deepcopy(dict(status))}}
+
+
+@kopf.on.event("", "v1", "secrets")
+def secret_changed(namespace: Any, name: str, memo: Any, **_: Any) -> None:
+    runtime: Runtime = memo.runtime
+    runtime.bus.notify(key("Secret", namespace, name))
+
+
+@kopf.on.event(GROUP, VERSION, CONNECTIONS)
+def connection_changed(namespace: Any, name: str, meta: Any, memo: Any, **_: Any) -> None:
+    runtime: Runtime = memo.runtime
+    runtime.bus.notify(key("MilvusConnection", namespace, name))
+    generation = meta.get("generation")
+    if getattr(memo, "seen_generation", None) != generation:  # spec changed: re-probe now
+        memo.seen_generation = generation
+        runtime.bus.notify(key("MilvusConnection", namespace, name) + "#spec")
+
+
+@kopf.on.event(GROUP, VERSION, SNAPSHOTS)
+def snapshot_changed(namespace: Any, name: str, memo: Any, **_: Any) -> None:
+    runtime: Runtime = memo.runtime
+    runtime.bus.notify(key("MilvusSnapshot", namespace, name))

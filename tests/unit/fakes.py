@@ -1,0 +1,148 @@
+"""An in-memory MilvusGateway with Milvus's snapshot semantics, call counters and crash injection.
+
+Only for unit tests of the pure state machines; the real gateway is tested against the Milvus test
+server (tests/integration) and the whole operator against the real control plane (tests/e2e).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections import Counter
+
+from milvus_snapshot_operator.milvus.gateway import ErrorKind, MilvusError, RestoreJob, SnapshotInfo
+
+SIDE_EFFECTS = {"flush", "create_snapshot", "drop_snapshot", "restore_snapshot"}
+
+
+class Crash(BaseException):
+    """The operator process dies right after a Milvus call took effect (not an Exception: nothing catches it)."""
+
+
+@dataclasses.dataclass
+class FakeMilvus:
+    collections: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)  # (db, name) -> rows
+    snapshots: dict[tuple[str, str, str], SnapshotInfo] = dataclasses.field(default_factory=dict)
+    jobs: dict[int, RestoreJob] = dataclasses.field(default_factory=dict)
+    pins: Counter[tuple[str, str, str]] = dataclasses.field(default_factory=Counter)
+    calls: Counter[str] = dataclasses.field(default_factory=Counter)
+    errors: dict[str, list[MilvusError]] = dataclasses.field(default_factory=dict)
+    crash_after: int | None = None  # crash after this many side-effecting calls
+    side_effects: int = 0
+    _ids: itertools.count[int] = dataclasses.field(default_factory=lambda: itertools.count(1000))
+
+    def fail(self, method: str, *errors: MilvusError) -> None:
+        self.errors.setdefault(method, []).extend(errors)
+
+    def _enter(self, method: str) -> None:
+        self.calls[method] += 1
+        queued = self.errors.get(method)
+        if queued:
+            raise queued.pop(0)
+
+    def _effect(self) -> None:
+        self.side_effects += 1
+        if self.crash_after is not None and self.side_effects >= self.crash_after:
+            self.crash_after = None
+            raise Crash()
+
+    def _collection(self, collection: str, db: str) -> None:
+        if (db, collection) not in self.collections:
+            raise MilvusError(
+                ErrorKind.COLLECTION_NOT_FOUND, f"collection not found[database={db}][collection={collection}]", 100
+            )
+
+    # --- MilvusGateway -------------------------------------------------------------------------------
+    async def server_version(self) -> str:
+        self._enter("server_version")
+        return "v3.0.2"
+
+    async def check_snapshot_support(self) -> None:
+        self._enter("check_snapshot_support")
+
+    async def flush(self, collection: str, db: str) -> None:
+        self._enter("flush")
+        self._collection(collection, db)
+        self._effect()
+
+    async def collection_exists(self, collection: str, db: str) -> bool:
+        self._enter("collection_exists")
+        return (db, collection) in self.collections
+
+    async def row_count(self, collection: str, db: str) -> int:
+        self._enter("row_count")
+        self._collection(collection, db)
+        return self.collections[(db, collection)]
+
+    async def create_snapshot(
+        self, name: str, collection: str, db: str, description: str, compaction_protection_seconds: int
+    ) -> None:
+        self._enter("create_snapshot")
+        self._collection(collection, db)
+        if (db, collection, name) in self.snapshots:
+            raise MilvusError(ErrorKind.ALREADY_EXISTS, f"snapshot name {name} already exists: invalid parameter", 1100)
+        self.snapshots[(db, collection, name)] = SnapshotInfo(
+            name, description, collection, ("_default",), 1_700_000_000_000 << 18, f"snapshots/1/metadata/{name}.json"
+        )
+        self._effect()
+
+    async def describe_snapshot(self, name: str, collection: str, db: str) -> SnapshotInfo | None:
+        self._enter("describe_snapshot")
+        self._collection(collection, db)
+        return self.snapshots.get((db, collection, name))
+
+    async def list_snapshots(self, collection: str, db: str) -> list[str]:
+        self._enter("list_snapshots")
+        self._collection(collection, db)
+        return [n for (d, c, n) in self.snapshots if (d, c) == (db, collection)]
+
+    async def drop_snapshot(self, name: str, collection: str, db: str) -> None:
+        self._enter("drop_snapshot")
+        self._collection(collection, db)
+        if self.pins[(db, collection, name)]:
+            raise MilvusError(ErrorKind.PINNED, f"snapshot {name}: 1 active pins, unpin before dropping", 65535)
+        self.snapshots.pop((db, collection, name), None)
+        self._effect()
+
+    async def restore_snapshot(
+        self, name: str, source_collection: str, source_db: str, target_collection: str, target_db: str
+    ) -> int:
+        self._enter("restore_snapshot")
+        self._collection(source_collection, source_db)
+        if (source_db, source_collection, name) not in self.snapshots:
+            raise MilvusError(ErrorKind.NOT_FOUND, f"snapshot not found[snapshot={name}]", 65535)
+        if (target_db, target_collection) in self.collections:
+            raise MilvusError(ErrorKind.TARGET_EXISTS, "create duplicate collection with different parameters", 65535)
+        self.collections[(target_db, target_collection)] = 0
+        job_id = next(self._ids)
+        self.jobs[job_id] = RestoreJob(
+            job_id, name, target_db, target_collection, "RestoreSnapshotPending", 0, "", 1, 0
+        )
+        self.pins[(source_db, source_collection, name)] += 1
+        self._effect()
+        return job_id
+
+    async def restore_state(self, job_id: int) -> RestoreJob | None:
+        self._enter("restore_state")
+        return self.jobs.get(job_id)
+
+    async def list_restore_jobs(self, db: str) -> list[RestoreJob]:
+        self._enter("list_restore_jobs")
+        return [job for job in self.jobs.values() if job.db_name == db]
+
+    # --- test controls -------------------------------------------------------------------------------
+    def advance(self, job_id: int, state: str, progress: int, reason: str = "", rows: int = 0) -> None:
+        job = self.jobs[job_id]
+        self.jobs[job_id] = dataclasses.replace(
+            job,
+            state=state,
+            progress=progress,
+            reason=reason,
+            start_time_ms=1_700_000_000_000,
+            time_cost_ms=1500 if state.endswith(("Completed", "Failed")) else 0,
+        )
+        if state.endswith(("Completed", "Failed")):
+            source = next(k for k in self.pins if k[2] == job.snapshot_name and self.pins[k])
+            self.pins[source] -= 1
+            if state.endswith("Completed"):
+                self.collections[(job.db_name, job.collection_name)] = rows
