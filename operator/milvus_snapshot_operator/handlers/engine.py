@@ -94,11 +94,13 @@ def settle(
         return
     runtime: Runtime = memo.runtime
     memo.failures = getattr(memo, "failures", 0) + 1 if outcome.retry == Retry.BACKOFF else 0
-    if outcome.retry in (Retry.DEPENDENCY, Retry.DRIFT):
+    if outcome.retry in (Retry.DEPENDENCY, Retry.DRIFT, Retry.SLOW):
+        # Interruptible waits: a change of the awaited object (or of the connection and its Secret,
+        # e.g. a fixed token) wakes the daemon at once; the timeout is only the fallback.
         keys = [*(waits or []), *([outcome.dependency] if outcome.dependency else [])]
-        timeout = wait_seconds if wait_seconds is not None else runtime.delay(outcome.retry, 0)
-        if outcome.retry == Retry.DEPENDENCY:
-            timeout = min(timeout, runtime.config.dependency_wait_seconds)
+        timeout = runtime.delay(outcome.retry, 0)
+        if outcome.retry == Retry.DRIFT and wait_seconds is not None:
+            timeout = wait_seconds
         memo.pending_wait = (keys, timeout)
         raise Requeue(0)
     raise Requeue(runtime.delay(outcome.retry, memo.failures))

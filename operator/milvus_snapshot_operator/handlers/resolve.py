@@ -24,6 +24,14 @@ class Resolved:
     uri: str
     spec: MilvusConnectionSpec
 
+    def wake_keys(self, namespace: str) -> list[str]:
+        """Objects whose change may fix a failing call: the connection and its Secrets."""
+        keys = [self.pool_key]
+        for ref in (self.spec.credentials_secret_ref, self.spec.tls.ca_secret_ref if self.spec.tls else None):
+            if ref is not None:
+                keys.append(key("Secret", namespace, ref.name))
+        return keys
+
 
 def connection_key(namespace: str, name: str) -> str:
     return key("MilvusConnection", namespace, name)

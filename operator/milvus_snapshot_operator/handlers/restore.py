@@ -38,10 +38,11 @@ async def restore_daemon(
     model = parse(MilvusRestoreSpec, spec)
     current = parse(MilvusRestoreStatus, status)
     inputs = RestoreInputs(generation=meta.get("generation"), spec=model, status=current, now=now())
+    waits: list[str] = []
     if current.phase not in ("Completed", "Failed"):
-        await _resolve(runtime, namespace, model, current, inputs, kwargs["connections"], kwargs["snapshots"])
+        waits = await _resolve(runtime, namespace, model, current, inputs, kwargs["connections"], kwargs["snapshots"])
     outcome = await reconcile_restore(inputs)
-    engine.settle(outcome, body=body, patch=patch, memo=memo)
+    engine.settle(outcome, body=body, patch=patch, memo=memo, waits=waits)
 
 
 async def _resolve(
@@ -52,7 +53,8 @@ async def _resolve(
     inputs: RestoreInputs,
     connections: Any,
     snapshots: Any,
-) -> None:
+) -> list[str]:
+    """Fill the inputs; return the keys whose change should wake this restore."""
     source = spec.source
     if status.source is not None:  # resolved and persisted before the job started: keep using it
         resolved_source: ResolvedSource | None = status.source
@@ -65,17 +67,17 @@ async def _resolve(
             inputs.waiting = Blocked(
                 "SourceSnapshotNotFound", f"MilvusSnapshot {ref!r} not found in namespace {namespace!r}", dep
             )
-            return
+            return []
         snap_spec = parse(MilvusSnapshotSpec, found[0]["spec"])
         snap_status = parse(MilvusSnapshotStatus, found[0]["status"])
         if snap_status.phase == "Failed":
             why = snap_status.error.message if snap_status.error else "failed"
             inputs.source_failed = SourceFailed(f"source MilvusSnapshot {ref!r} failed: {why}")
-            return
+            return []
         if snap_status.phase != "Ready" or not snap_status.snapshot_name:
             phase = snap_status.phase or "Pending"
             inputs.waiting = Blocked("SourceSnapshotNotReady", f"waiting for MilvusSnapshot {ref!r} ({phase})", dep)
-            return
+            return []
         connection = snap_spec.connection_ref.name
         resolved_source = ResolvedSource(
             snapshot_name=snap_status.snapshot_name,
@@ -90,7 +92,7 @@ async def _resolve(
     resolved = await resolve_connection(runtime, namespace, connection, connections)
     if isinstance(resolved, Blocked):
         inputs.waiting = resolved
-        return
+        return []
     if resolved_source is None:
         assert source.snapshot_name and source.collection_name
         resolved_source = ResolvedSource(
@@ -107,3 +109,4 @@ async def _resolve(
         return await runtime.jobs.lookup(pool_key, gateway, db, job_id)
 
     inputs.job_lookup = lookup
+    return resolved.wake_keys(namespace)

@@ -35,14 +35,16 @@ async def snapshot_daemon(
     model = parse(MilvusSnapshotSpec, spec)
     current = parse(MilvusSnapshotStatus, status)
     inputs = SnapshotInputs(name=name, generation=meta.get("generation"), spec=model, status=current, now=now())
+    waits: list[str] = []
     if current.phase not in ("Failed",):
         resolved = await resolve_connection(runtime, namespace, model.connection_ref.name, kwargs["connections"])
         if isinstance(resolved, Blocked):
             inputs.blocked = resolved
         else:
             inputs.gateway, inputs.connection_db = resolved.gateway, resolved.db_name
+            waits = resolved.wake_keys(namespace)
     outcome = await reconcile_snapshot(inputs)
-    engine.settle(outcome, body=body, patch=patch, memo=memo)
+    engine.settle(outcome, body=body, patch=patch, memo=memo, waits=waits)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
