@@ -168,11 +168,24 @@ async def test_transient_error_on_restore_keeps_intent(milvus: FakeMilvus) -> No
     assert status.job_id is not None and len(milvus.jobs) == 1
 
 
-async def test_missing_snapshot_is_terminal_with_verbatim_message(milvus: FakeMilvus) -> None:
+async def test_missing_source_snapshot_is_waited_for(milvus: FakeMilvus) -> None:
+    snapshots = dict(milvus.snapshots)
     milvus.snapshots.clear()
-    status, _ = await until_polling(milvus)
-    assert status.phase == "Failed"
-    assert status.error is not None and status.error.message == "snapshot not found[snapshot=nightly_1]"
+    out = await step(milvus, MilvusRestoreStatus())
+    assert out.retry == Retry.SLOW and out.status.phase == "WaitingForSnapshot"
+    assert conditions(out.status)["Ready"] == ("False", "SourceSnapshotNotFound")
+    assert milvus.calls["restore_snapshot"] == 0
+    milvus.snapshots.update(snapshots)  # applied later by GitOps, or made by a script
+    status, _ = await until_polling(milvus, out.status)
+    assert status.phase == "Restoring" and status.job_id is not None
+
+
+async def test_snapshot_dropped_after_intent_fails_with_verbatim_message(milvus: FakeMilvus) -> None:
+    announced = (await step(milvus, MilvusRestoreStatus())).status
+    milvus.snapshots.clear()
+    out = await step(milvus, announced)
+    assert out.retry is None and out.status.phase == "Failed"
+    assert out.status.error is not None and out.status.error.message == "snapshot not found[snapshot=nightly_1]"
 
 
 async def test_waits_for_source_snapshot(milvus: FakeMilvus) -> None:

@@ -109,4 +109,4 @@ async def _resolve(
         return await runtime.jobs.lookup(pool_key, gateway, db, job_id)
 
     inputs.job_lookup = lookup
-    return resolved.wake_keys(namespace)
+    return [*resolved.wake_keys(namespace), key("MilvusSnapshot", namespace, "*")]

@@ -46,3 +46,4 @@ def connection_changed(namespace: Any, name: str, meta: Any, memo: Any, **_: Any
 def snapshot_changed(namespace: Any, name: str, memo: Any, **_: Any) -> None:
     runtime: Runtime = memo.runtime
     runtime.bus.notify(key("MilvusSnapshot", namespace, name))
+    runtime.bus.notify(key("MilvusSnapshot", namespace, "*"))  # restores waiting for a snapshot by Milvus name

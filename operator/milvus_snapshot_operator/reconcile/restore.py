@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from ..api.common import rfc3339
 from ..api.restore import MilvusRestoreSpec, MilvusRestoreStatus, ResolvedSource, RestorePhase
 from ..api.snapshot import Intent
-from ..milvus.gateway import RESTORE_COMPLETED, RESTORE_FAILED, MilvusError, MilvusGateway, RestoreJob
+from ..milvus.gateway import RESTORE_COMPLETED, RESTORE_FAILED, ErrorKind, MilvusError, MilvusGateway, RestoreJob
 from .conditions import mark_progressing, mark_ready, mark_retrying, mark_stalled
 from .milvus_errors import react
 from .outcome import Event, Outcome, Retry
@@ -88,6 +88,16 @@ def _fail(inp: RestoreInputs, status: MilvusRestoreStatus, reason: str, message:
 
 async def _announce(inp: RestoreInputs, gw: MilvusGateway, status: MilvusRestoreStatus) -> Outcome[MilvusRestoreStatus]:
     target, db = _target(status)
+    source = status.source
+    assert source is not None
+    if not await _source_exists(gw, source):  # GitOps applies in any order: wait for it to appear
+        status.phase = RestorePhase.WAITING_FOR_SNAPSHOT
+        message = (
+            f"snapshot {source.snapshot_name!r} does not exist (yet) on collection {source.collection_name!r} "
+            f"in database {source.db_name!r}"
+        )
+        mark_retrying(status, "SourceSnapshotNotFound", message, inp.generation, inp.now)
+        return Outcome(status, Retry.SLOW)
     if await gw.collection_exists(target, db):
         return _fail(
             inp,
@@ -98,8 +108,6 @@ async def _announce(inp: RestoreInputs, gw: MilvusGateway, status: MilvusRestore
         )
     status.phase = RestorePhase.RESTORING
     status.intent = Intent(operation=RESTORE, time=rfc3339(inp.now))
-    source = status.source
-    assert source is not None
     mark_progressing(
         status,
         "RestoreInProgress",
@@ -208,6 +216,16 @@ def _apply_job(status: MilvusRestoreStatus, job: RestoreJob) -> None:
     if job.start_time_ms:
         status.start_time = rfc3339(ms_to_datetime(job.start_time_ms))
     status.time_cost_ms = job.time_cost_ms or None
+
+
+async def _source_exists(gw: MilvusGateway, source: ResolvedSource) -> bool:
+    try:
+        info = await gw.describe_snapshot(source.snapshot_name, source.collection_name, source.db_name)
+    except MilvusError as exc:
+        if exc.kind == ErrorKind.COLLECTION_NOT_FOUND:
+            return False
+        raise
+    return info is not None
 
 
 async def _rows(gw: MilvusGateway, collection: str, db: str) -> str:

@@ -1,0 +1,145 @@
+"""Processes the e2e tests and the demo run beside the control plane: the Milvus test server and the operator.
+
+Each is a real separate process (so it can be SIGKILLed), logging to a file the tests can search.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+_READY = re.compile(r"milvusd ready on 127\.0\.0\.1:(\d+)")
+_ADMIN = re.compile(r"milvusd admin on 127\.0\.0\.1:(\d+)")
+
+
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "operator"), str(REPO), env.get("PYTHONPATH", "")]).strip(os.pathsep)
+    env.update(extra or {})
+    return env
+
+
+class MilvusServer:
+    """`python -m testbed.milvusd` on a free loopback port, with its admin endpoint for faults and counters."""
+
+    def __init__(self, data: Path, *args: str, port: int = 0, log: Path | None = None) -> None:
+        self.data, self.args, self.requested_port = data, list(args), port
+        self.log = log or data.with_suffix(".log")
+        self.port = 0
+        self.admin_port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> MilvusServer:
+        self.data.mkdir(parents=True, exist_ok=True)
+        port = self.port or self.requested_port
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "testbed.milvusd", "--port", str(port), "--data", str(self.data),
+                 "--admin-port", str(self.admin_port), *self.args],
+                stdout=out, stderr=subprocess.STDOUT, env=_env(), cwd=REPO, start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        start_offset = self.log.stat().st_size if self.log.exists() else 0
+        while time.monotonic() < deadline:
+            text = self.log.read_text(errors="replace")
+            tail = text[max(0, start_offset - 200):] if self.port else text
+            ready, admin = _READY.findall(tail), _ADMIN.findall(tail)
+            if ready and admin:
+                self.port, self.admin_port = int(ready[-1]), int(admin[-1])
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"milvusd exited with {self.proc.returncode}:\n{text[-3000:]}")
+            time.sleep(0.1)
+        raise RuntimeError(f"milvusd not ready after {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def restart(self) -> MilvusServer:
+        """Same port, same data directory: a Milvus that went away and came back."""
+        self.stop()
+        return self.start()
+
+    def _admin(self, method: str, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"http://127.0.0.1:{self.admin_port}{path}", data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"null")
+
+    def counters(self) -> dict[str, int]:
+        return dict(self._admin("GET", "/counters"))
+
+    def faults(self, **faults: Any) -> Any:
+        return self._admin("POST", "/faults", faults)
+
+
+class OperatorProcess:
+    """`python -m milvus_snapshot_operator` watching one namespace, with its own kubeconfig and settings."""
+
+    def __init__(self, kubeconfig: Path, namespaces: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+        self.kubeconfig, self.namespaces, self.log = kubeconfig, namespaces, log
+        self.extra_env = {
+            "MSO_RESTORE_POLL_SECONDS": "0.5",
+            "MSO_BACKOFF_MAX_SECONDS": "4",
+            "MSO_DRIFT_CHECK_SECONDS": "3",
+            "MSO_CONNECTION_PROBE_SECONDS": "30",
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> OperatorProcess:
+        args = [arg for ns in self.namespaces for arg in ("-n", ns)]
+        env = _env({"KUBECONFIG": str(self.kubeconfig), **self.extra_env})
+        with self.log.open("ab") as out:
+            out.write(f"\n===== operator start #{self.starts + 1} =====\n".encode())
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "milvus_snapshot_operator", *args, "--verbose"],
+                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True,
+            )
+        self.starts += 1
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no final patches, exactly like an OOM kill or a node loss."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
