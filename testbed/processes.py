@@ -21,9 +21,10 @@ _READY = re.compile(r"milvusd ready on 127\.0\.0\.1:(\d+)")
 _ADMIN = re.compile(r"milvusd admin on 127\.0\.0\.1:(\d+)")
 
 
-def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "operator"), str(REPO), env.get("PYTHONPATH", "")]).strip(os.pathsep)
+    paths = [str(REPO / "operator"), str(REPO), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(paths).strip(os.pathsep)
     env.update(extra or {})
     return env
 
@@ -45,17 +46,31 @@ class MilvusServer:
     def start(self, timeout: float = 60) -> MilvusServer:
         self.data.mkdir(parents=True, exist_ok=True)
         port = self.port or self.requested_port
+        start_offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "testbed.milvusd", "--port", str(port), "--data", str(self.data),
-                 "--admin-port", str(self.admin_port), *self.args],
-                stdout=out, stderr=subprocess.STDOUT, env=_env(), cwd=REPO, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "testbed.milvusd",
+                    "--port",
+                    str(port),
+                    "--data",
+                    str(self.data),
+                    "--admin-port",
+                    str(self.admin_port),
+                    *self.args,
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=child_env(),
+                cwd=REPO,
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
-        start_offset = self.log.stat().st_size if self.log.exists() else 0
         while time.monotonic() < deadline:
             text = self.log.read_text(errors="replace")
-            tail = text[max(0, start_offset - 200):] if self.port else text
+            tail = text[start_offset:]
             ready, admin = _READY.findall(tail), _ADMIN.findall(tail)
             if ready and admin:
                 self.port, self.admin_port = int(ready[-1]), int(admin[-1])
@@ -97,8 +112,15 @@ class MilvusServer:
 class OperatorProcess:
     """`python -m milvus_snapshot_operator` watching one namespace, with its own kubeconfig and settings."""
 
-    def __init__(self, kubeconfig: Path, namespaces: list[str], log: Path, env: dict[str, str] | None = None) -> None:
-        self.kubeconfig, self.namespaces, self.log = kubeconfig, namespaces, log
+    def __init__(
+        self,
+        kubeconfig: Path,
+        namespaces: list[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+        verbose: bool = True,
+    ) -> None:
+        self.kubeconfig, self.namespaces, self.log, self.verbose = kubeconfig, namespaces, log, verbose
         self.extra_env = {
             "MSO_RESTORE_POLL_SECONDS": "0.5",
             "MSO_BACKOFF_MAX_SECONDS": "4",
@@ -111,12 +133,16 @@ class OperatorProcess:
 
     def start(self) -> OperatorProcess:
         args = [arg for ns in self.namespaces for arg in ("-n", ns)]
-        env = _env({"KUBECONFIG": str(self.kubeconfig), **self.extra_env})
+        env = child_env({"KUBECONFIG": str(self.kubeconfig), **self.extra_env})
         with self.log.open("ab") as out:
             out.write(f"\n===== operator start #{self.starts + 1} =====\n".encode())
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "milvus_snapshot_operator", *args, "--verbose"],
-                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True,
+                [sys.executable, "-m", "milvus_snapshot_operator", *args, *(["--verbose"] if self.verbose else [])],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=REPO,
+                start_new_session=True,
             )
         self.starts += 1
         return self
