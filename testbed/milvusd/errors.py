@@ -6,6 +6,7 @@ become a Status with both `code` (new merr code) and `error_code` (legacy enum) 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pymilvus.grpc_gen import common_pb2
@@ -70,6 +71,17 @@ def database_not_found(db_name: str) -> MilvusError:
 
 def snapshot_not_found(collection_id: int, name: str) -> MilvusError:
     return MilvusError(SNAPSHOT_NOT_FOUND, f"collection {collection_id}: snapshot not found[snapshot={name}]")
+
+
+_LITE_DATABASE_MISSING = re.compile(r"database '(.*)' does not exist")
+_LITE_DATABASE_MISSING_CODE = 6  # milvus-lite maps DatabaseNotFoundError to (6, 6)
+
+
+def milvus_database_status(st: Any) -> None:
+    """Rewrite milvus-lite's unknown-database Status (code 6) in place as Milvus's 800."""
+    match = _LITE_DATABASE_MISSING.fullmatch(st.reason)
+    if st.code == _LITE_DATABASE_MISSING_CODE and match:
+        st.CopyFrom(error_status(database_not_found(match.group(1))))
 
 
 def restore_job_not_found(job_id: int) -> MilvusError:

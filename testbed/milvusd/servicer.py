@@ -16,7 +16,7 @@ from milvus_lite.adapter.grpc.servicer import MilvusServicer
 from milvus_lite.db import MilvusLite
 from pymilvus.grpc_gen import milvus_pb2
 
-from .errors import UNEXPECTED, MilvusError, error_status, status
+from .errors import UNEXPECTED, MilvusError, error_status, milvus_database_status, status
 from .jobs import JobView, RestoreJobs
 from .snapshots import SnapshotService, now_ms, s3_location
 
@@ -190,9 +190,29 @@ class MilvusdServicer(MilvusServicer):  # type: ignore[misc]
                 self._svc.drop_all_snapshots(ref.collection_id)
             return resp
 
+    def Flush(self, request: Any, context: Any) -> Any:
+        """milvus-lite skips unknown collections silently; Milvus's proxy fails the flush with 100/800."""
+        db_name = self._database_name(request, context)
+        try:
+            for name in request.collection_names:
+                self._svc.resolve(db_name, name)
+        except MilvusError as e:
+            return milvus_pb2.FlushResponse(status=error_status(e))
+        return super().Flush(request, context)
+
+    def GetCollectionStatistics(self, request: Any, context: Any) -> Any:
+        resp = super().GetCollectionStatistics(request, context)
+        milvus_database_status(resp.status)
+        return resp
+
     def DescribeCollection(self, request: Any, context: Any) -> Any:
-        """Adds the collectionID (milvus-lite has none) so it matches the IDs in s3_location."""
+        """Adds the collectionID (milvus-lite has none) so it matches the IDs in s3_location.
+
+        An unknown database answers Milvus's 800 (milvus-lite says 6), so pymilvus's has_collection
+        raises "database not found" instead of an unclassifiable error.
+        """
         resp = super().DescribeCollection(request, context)
+        milvus_database_status(resp.status)
         if resp.status.code == 0:
             db_name = self._database_name(request, context)
             try:

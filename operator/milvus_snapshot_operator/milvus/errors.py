@@ -59,7 +59,36 @@ def classify(exc: BaseException) -> MilvusError:
     return MilvusError(ErrorKind.UNAVAILABLE, f"{type(exc).__name__}: {exc}")
 
 
+# gRPC codes that say "these credentials/this server will never work", even when pymilvus hides them
+# behind its generic connect failure (code 2, "Fail connecting to server ... illegal connection params
+# or server unavailable"): a wrong token is refused at the Connect RPC, before any snapshot RPC runs.
+_DECISIVE_CAUSES = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNIMPLEMENTED)
+
+
+def _rpc_cause(exc: BaseException) -> grpc.RpcError | None:
+    """The gRPC error pymilvus wrapped (`raise MilvusException(...) from rpc_error`), if any.
+
+    pymilvus's retry decorator re-raises with `raise e from e`, which points `__cause__` at the
+    exception itself; the wrapped error is then only reachable through `__context__`.
+    """
+    seen = {id(exc)}
+    current: BaseException = exc
+    while True:
+        nxt = current.__cause__
+        if nxt is None or id(nxt) in seen:
+            nxt = current.__context__
+        if nxt is None or id(nxt) in seen:
+            return None
+        if isinstance(nxt, grpc.RpcError):
+            return nxt
+        seen.add(id(nxt))
+        current = nxt
+
+
 def _classify_milvus(exc: MilvusException) -> MilvusError:
+    cause = _rpc_cause(exc)
+    if cause is not None and callable(getattr(cause, "code", None)) and cause.code() in _DECISIVE_CAUSES:
+        return classify(cause)
     raw_code = exc.code
     message = exc.message or str(exc)
     lowered = message.lower()

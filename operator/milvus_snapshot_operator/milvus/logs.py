@@ -11,9 +11,14 @@ import logging
 
 
 class _QuietRpcErrors(logging.Filter):
+    """Failed RPCs and failed reconnects (e.g. "Async connection recovery failed" with exc_info) become
+    one DEBUG line naming the exception: the operator reports the error itself, once, in status."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.funcName == "_log_rpc_error" or "Traceback" in str(record.msg):
+        if record.funcName == "_log_rpc_error" or "Traceback" in str(record.msg) or record.exc_info:
             message = record.getMessage().split("\nTraceback", 1)[0]
+            if record.exc_info and record.exc_info[1] is not None:
+                message = f"{message}: {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
             record.msg, record.args = message, None
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
             record.exc_info = record.exc_text = None
@@ -26,7 +31,12 @@ def quiet_pymilvus() -> None:
     root = logging.getLogger("pymilvus")
     root.handlers.clear()
     root.propagate = True
-    for name in ("pymilvus", "pymilvus.decorators"):
+    # Filters are per logger (a parent's filter does not see its children's records): cover every
+    # pymilvus logger that importing pymilvus created, e.g. pymilvus.client.connection_manager.
+    names = {"pymilvus", "pymilvus.decorators"} | {
+        name for name in logging.root.manager.loggerDict if name.startswith("pymilvus.")
+    }
+    for name in sorted(names):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _QuietRpcErrors) for f in logger.filters):
             logger.addFilter(_QuietRpcErrors())

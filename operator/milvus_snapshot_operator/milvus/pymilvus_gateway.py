@@ -35,6 +35,14 @@ class PymilvusGateway:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
+        self._client = self._new_client(endpoint.db_name)
+        # pymilvus 3.0.2 ignores a per-call db_name on RPCs whose requests have no db field (flush,
+        # has_collection, get_collection_stats): they always go to the client's own database (the
+        # `dbname` header). So those calls use one client per other database, created on first use.
+        self._db_clients: dict[str, AsyncMilvusClient] = {}
+
+    def _new_client(self, db_name: str) -> AsyncMilvusClient:
+        endpoint = self.endpoint
         kwargs: dict[str, Any] = {"dedicated": True}
         if endpoint.uri.startswith("https://") or endpoint.ca_pem_path:
             kwargs["secure"] = True
@@ -42,17 +50,28 @@ class PymilvusGateway:
                 kwargs["server_pem_path"] = endpoint.ca_pem_path
             if endpoint.server_name:
                 kwargs["server_name"] = endpoint.server_name
-        self._client = AsyncMilvusClient(
+        return AsyncMilvusClient(
             uri=endpoint.uri,
             token=endpoint.token,
-            db_name=endpoint.db_name,
+            db_name=db_name,
             timeout=endpoint.timeout,
             **kwargs,
         )
 
+    def _in_db(self, db: str) -> AsyncMilvusClient:
+        """The client whose requests go to database `db` (for RPCs without a db_name field)."""
+        if not db or db == self.endpoint.db_name:
+            return self._client
+        client = self._db_clients.get(db)
+        if client is None:
+            client = self._db_clients[db] = self._new_client(db)
+        return client
+
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._client.close()
+        for client in [self._client, *self._db_clients.values()]:
+            with contextlib.suppress(Exception):
+                await client.close()
+        self._db_clients.clear()
 
     async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         try:
@@ -78,13 +97,13 @@ class PymilvusGateway:
             # Any business answer (collection not found) proves the RPC exists.
 
     async def flush(self, collection: str, db: str) -> None:
-        await self._call(self._client.flush, collection, db_name=db)
+        await self._call(self._in_db(db).flush, collection)
 
     async def collection_exists(self, collection: str, db: str) -> bool:
-        return bool(await self._call(self._client.has_collection, collection, db_name=db))
+        return bool(await self._call(self._in_db(db).has_collection, collection))
 
     async def row_count(self, collection: str, db: str) -> int:
-        stats = await self._call(self._client.get_collection_stats, collection, db_name=db)
+        stats = await self._call(self._in_db(db).get_collection_stats, collection)
         return int(stats.get("row_count", 0))
 
     async def create_snapshot(
