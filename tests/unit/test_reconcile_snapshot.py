@@ -152,8 +152,11 @@ async def test_transient_errors_never_fail(milvus: FakeMilvus, error: MilvusErro
 
 
 async def test_invalid_input_fails_with_milvus_message_verbatim(milvus: FakeMilvus) -> None:
-    status, _ = await converge(milvus, spec(collectionName="missing"))
+    status, outcomes = await converge(milvus, spec(collectionName="missing"))
     assert status.phase == "Failed" and status.ready_to_use is False
+    event = outcomes[-1].events[0]  # the stable transition reason; the specific one leads the message
+    assert (event.type, event.reason) == ("Warning", "SnapshotFailed")
+    assert event.message.startswith("CollectionNotFound: collection not found")
     assert conditions(status)["Stalled"] == ("True", "CollectionNotFound")
     assert status.error is not None and status.error.code == 100
     assert status.error.message == "collection not found[database=default][collection=missing]"

@@ -68,5 +68,5 @@ async def connection_deleted(name: str, namespace: Any, **kwargs: Any) -> None:
     if users:
         raise kopf.TemporaryError(
             f"MilvusConnection {name!r} is still needed to drop the Milvus snapshots of: {', '.join(users)}",
-            delay=10,
+            delay=2,  # an index lookup, no API calls: cheap to repeat
         )

@@ -46,4 +46,6 @@ def react(
         return Outcome(status, retry, events)
     reason = _TERMINAL.get(exc.kind, terminal_reason)
     mark_stalled(status, reason, exc.message, generation, now, exc.code)
-    return Outcome(status, None, [Event("Warning", reason, exc.message)])
+    # The event names the transition (SnapshotFailed, RestoreFailed); the specific reason leads the message.
+    detail = exc.message if reason == terminal_reason else f"{reason}: {exc.message}"
+    return Outcome(status, None, [Event("Warning", terminal_reason, detail)])

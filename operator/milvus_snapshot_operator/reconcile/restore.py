@@ -22,8 +22,10 @@ from .snapshot import Blocked
 from .timestamps import ms_to_datetime
 
 RESTORE = "RestoreSnapshot"
-# How long after recording intent a missing job may still be Milvus's own job-creation race.
-JOB_APPEAR_GRACE = datetime.timedelta(seconds=60)
+# How long after RestoreSnapshot (or after recording intent) a missing job may still be Milvus's own
+# job-creation race: RestoreSnapshot returns once the job is persisted, so this only covers a brief lag.
+# Kept short: a job that finished and was forgotten quickly must not look like "still appearing" for long.
+JOB_APPEAR_GRACE = datetime.timedelta(seconds=10)
 
 JobLookup = Callable[[int, str], Awaitable[RestoreJob | None]]
 
@@ -83,7 +85,9 @@ def _fail(inp: RestoreInputs, status: MilvusRestoreStatus, reason: str, message:
     status.phase = RestorePhase.FAILED
     status.intent = None
     mark_stalled(status, reason, message, inp.generation, inp.now)
-    return Outcome(status, None, [Event("Warning", reason, message)])
+    # Events carry the stable transition reason; the specific one is in the message and the conditions.
+    detail = message if reason == "RestoreFailed" else f"{reason}: {message}"
+    return Outcome(status, None, [Event("Warning", "RestoreFailed", detail)])
 
 
 async def _announce(inp: RestoreInputs, gw: MilvusGateway, status: MilvusRestoreStatus) -> Outcome[MilvusRestoreStatus]:
