@@ -596,3 +596,13 @@ async def test_pool_reuses_a_gateway_until_its_endpoint_changes(server: Server, 
     finally:
         await pool.close_all()
     assert (await failure(other.list_snapshots("books", "default"))).kind == ErrorKind.UNAVAILABLE
+
+
+async def test_probe_of_a_connection_to_an_unknown_database_says_so(server: Server) -> None:
+    gw = PymilvusGateway(endpoint(server, db="no_such_db"))
+    try:
+        err = await failure(gw.check_snapshot_support())
+    finally:
+        await gw.close()
+    assert (err.kind, err.code) == (ErrorKind.DATABASE_NOT_FOUND, 800)
+    assert err.message == "database not found[database=no_such_db]"

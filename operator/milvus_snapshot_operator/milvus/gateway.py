@@ -20,6 +20,7 @@ class ErrorKind(enum.StrEnum):
     AUTH = "Authentication"  # credentials refused: slow retry
     PERMISSION = "PermissionDenied"  # authenticated but not allowed: slow retry
     UNSUPPORTED = "Unsupported"  # the server has no snapshot RPCs
+    DATABASE_NOT_FOUND = "DatabaseNotFound"  # the connection's own database does not exist (probe only)
 
 
 class MilvusError(Exception):

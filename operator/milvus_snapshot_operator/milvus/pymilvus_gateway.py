@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from pymilvus import AsyncMilvusClient
 
-from .errors import classify
+from .errors import DATABASE_NOT_FOUND, classify
 from .gateway import ErrorKind, MilvusError, RestoreJob, SnapshotInfo
 
 T = TypeVar("T")
@@ -94,7 +94,9 @@ class PymilvusGateway:
                 ErrorKind.PERMISSION,
             ):
                 raise
-            # Any business answer (collection not found) proves the RPC exists.
+            if exc.code == DATABASE_NOT_FOUND:  # the RPC exists, but every snapshot here would fail
+                raise MilvusError(ErrorKind.DATABASE_NOT_FOUND, exc.message, exc.code) from exc
+            # Any other business answer (collection not found) proves the RPC exists.
 
     async def flush(self, collection: str, db: str) -> None:
         await self._call(self._in_db(db).flush, collection)

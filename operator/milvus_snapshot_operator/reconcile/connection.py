@@ -16,6 +16,7 @@ _REASONS = {
     ErrorKind.AUTH: "AuthenticationFailed",
     ErrorKind.PERMISSION: "PermissionDenied",
     ErrorKind.UNSUPPORTED: "SnapshotsUnsupported",
+    ErrorKind.DATABASE_NOT_FOUND: "DatabaseNotFound",
 }
 
 
