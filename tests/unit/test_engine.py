@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import types
+from typing import Any
 
-from milvus_snapshot_operator.handlers.engine import merge_patch
+from milvus_snapshot_operator.handlers import engine
+from milvus_snapshot_operator.handlers.engine import contains, merge_patch
+from milvus_snapshot_operator.handlers.kube import KubeReader
 from milvus_snapshot_operator.milvus.jobcache import RestoreJobCache
 
 from .fakes import FakeMilvus
@@ -28,3 +32,51 @@ async def test_one_list_per_connection_and_database_per_interval() -> None:
     assert milvus.calls["list_restore_jobs"] == 1 and milvus.calls["restore_state"] == 0
     await cache.lookup("conn", milvus, "other_db", job_ids[0])  # another database: its own list
     assert milvus.calls["list_restore_jobs"] == 2
+
+
+def test_contains_ignores_extra_fields_but_not_different_values() -> None:
+    assert contains({"phase": "Ready", "extra": 1, "a": {"b": 1, "c": 2}}, {"phase": "Ready", "a": {"b": 1}})
+    assert not contains({"phase": "Creating"}, {"phase": "Ready"})
+    assert not contains({}, {"intent": {"time": "t"}})
+
+
+async def test_catch_up_waits_for_the_live_body_to_show_our_patch() -> None:
+    memo = types.SimpleNamespace(expected_status={"phase": "Creating", "intent": {"time": "t"}})
+    body: dict[str, Any] = {"status": {}}
+
+    async def watch_delivers() -> None:
+        await asyncio.sleep(0.1)
+        body["status"] = {"phase": "Creating", "intent": {"time": "t"}, "observedGeneration": 1}
+
+    delivery = asyncio.create_task(watch_delivers())
+    await engine.catch_up(memo, body, stopped=False)
+    assert body["status"]["phase"] == "Creating" and memo.expected_status is None
+    await delivery
+
+
+async def test_catch_up_gives_up_after_its_deadline(monkeypatch: Any) -> None:
+    monkeypatch.setattr(engine, "CATCH_UP_SECONDS", 0.05)
+    memo = types.SimpleNamespace(expected_status={"phase": "Ready"})
+    await engine.catch_up(memo, {"status": {"phase": "Creating"}}, stopped=False)  # returns, does not hang
+    assert memo.expected_status is None
+
+
+class _Core:
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def read_namespaced_secret(self, name: str, namespace: str) -> Any:
+        self.reads += 1
+        return types.SimpleNamespace(data={"token": "cm9vdDpNaWx2dXM="})
+
+
+async def test_secret_reads_are_cached_until_the_watch_reports_a_change() -> None:
+    reader = KubeReader.__new__(KubeReader)
+    core = _Core()
+    reader._core, reader._secrets, reader._secret_versions = core, {}, {}
+    assert await reader.secret_data("ns", "creds") == {"token": b"root:Milvus"}
+    assert await reader.secret_data("ns", "creds") == {"token": b"root:Milvus"}
+    assert core.reads == 1
+    reader.forget_secret("ns", "creds")
+    await reader.secret_data("ns", "creds")
+    assert core.reads == 2

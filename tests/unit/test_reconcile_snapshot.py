@@ -84,6 +84,25 @@ async def test_intent_is_recorded_before_any_side_effect(milvus: FakeMilvus) -> 
     }
 
 
+async def test_fresh_intent_skips_only_the_adoption_check(milvus: FakeMilvus) -> None:
+    announced = await step(milvus, spec(), MilvusSnapshotStatus())
+    assert milvus.calls["describe_snapshot"] == 1  # the conflict check before recording intent
+    inputs = SnapshotInputs(name="nightly-1", generation=1, spec=spec(), status=announced.status, now=NOW)
+    inputs.gateway, inputs.intent_fresh = milvus, True
+    done = await reconcile_snapshot(inputs)
+    assert done.status.phase == "Ready" and milvus.calls["create_snapshot"] == 1
+    assert milvus.calls["describe_snapshot"] == 2  # + the read-back after create; no adoption check
+
+
+async def test_stale_intent_after_a_crash_still_adopts(milvus: FakeMilvus) -> None:
+    announced = await step(milvus, spec(), MilvusSnapshotStatus())
+    milvus.crash_after = 2  # create took effect, the process died before writing status
+    with pytest.raises(Crash):
+        await step(milvus, spec(), announced.status)
+    done = await step(milvus, spec(), announced.status)  # a new process: intent_fresh is False
+    assert done.status.phase == "Ready" and milvus.calls["create_snapshot"] == 1
+
+
 @pytest.mark.parametrize("crash_after", [1, 2])  # after flush, after create
 async def test_crash_after_each_milvus_call_converges_without_duplicates(milvus: FakeMilvus, crash_after: int) -> None:
     milvus.crash_after = crash_after

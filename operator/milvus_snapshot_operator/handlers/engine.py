@@ -8,6 +8,7 @@ interruptible: a watch event on the awaited object wakes the daemon at once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -55,8 +56,36 @@ def merge_patch(old: Any, new: Any) -> Any:
     return patch or None
 
 
-async def pending_wait(memo: Any, stopped: Any) -> None:
-    """Finish the wait the previous attempt asked for (after its status patch was applied)."""
+CATCH_UP_SECONDS = 2.0
+
+
+def contains(actual: Any, expected: Any) -> bool:
+    """`actual` has every field of `expected` with the same value (extra fields, e.g. defaults, are fine)."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(k in actual and contains(actual[k], v) for k, v in expected.items())
+    return bool(actual == expected)
+
+
+async def catch_up(memo: Any, body: Any, stopped: Any) -> None:
+    """Wait (briefly) until the live body shows the status the previous attempt wrote.
+
+    Kopf re-invokes a daemon as soon as the previous attempt's patch is sent, often before the watch
+    delivers that change; running the next step on the stale status would repeat the previous step's
+    Milvus reads. Only the operator writes status, so "shows what we wrote" is the right test.
+    """
+    expected = getattr(memo, "expected_status", None)
+    memo.expected_status = None
+    deadline = asyncio.get_running_loop().time() + CATCH_UP_SECONDS
+    while expected is not None and not contains(dict(body.get("status") or {}), expected):
+        if stopped or asyncio.get_running_loop().time() > deadline:
+            return
+        await asyncio.sleep(0.02)
+
+
+async def pending_wait(memo: Any, stopped: Any, body: Any = None) -> None:
+    """Catch up with our own last status patch, then finish the wait the previous attempt asked for."""
+    if body is not None:
+        await catch_up(memo, body, stopped)
     pending = getattr(memo, "pending_wait", None)
     if pending:
         memo.pending_wait = None
@@ -65,7 +94,7 @@ async def pending_wait(memo: Any, stopped: Any) -> None:
         await runtime.bus.wait(keys, timeout, stop=stopped.wait())
 
 
-def apply(outcome: Outcome[Any], body: Any, patch: Any) -> bool:
+def apply(outcome: Outcome[Any], body: Any, patch: Any, memo: Any = None) -> bool:
     """Status patch and events. True when the status changed."""
     assert isinstance(outcome.status, BaseModel)
     old = dict(body.get("status") or {})
@@ -73,6 +102,8 @@ def apply(outcome: Outcome[Any], body: Any, patch: Any) -> bool:
     diff = merge_patch(old, new)
     if diff:
         patch.setdefault("status", {}).update(diff)
+        if memo is not None:
+            memo.expected_status = new
     for event in outcome.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
     return bool(diff)
@@ -88,7 +119,7 @@ def settle(
     wait_seconds: float | None = None,
 ) -> None:
     """Apply the outcome, then return (done) or raise Requeue for the next attempt."""
-    apply(outcome, body, patch)
+    apply(outcome, body, patch, memo)
     if outcome.retry is None:
         memo.failures = 0
         return

@@ -21,7 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-format", choices=["plain", "full", "json"], default="full")
     args = parser.parse_args(argv)
     namespaces = args.namespace or [n for n in os.environ.get("WATCH_NAMESPACES", "").split(",") if n]
-    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat[args.log_format.upper()])
+    # log_prefix=None: text lines start with [namespace/name]; JSON lines carry it under "object".
+    log_format = kopf.LogFormat[args.log_format.upper()]
+    kopf.configure(verbose=args.verbose, log_format=log_format, log_prefix=None, log_refkey="object")
     kopf.run(
         standalone=args.peering is None,
         peering_name=args.peering,

@@ -31,7 +31,7 @@ async def restore_daemon(
     stopped: Any,
     **kwargs: Any,
 ) -> None:
-    await engine.pending_wait(memo, stopped)
+    await engine.pending_wait(memo, stopped, body)
     if stopped:
         return
     runtime: Runtime = memo.runtime

@@ -28,13 +28,16 @@ async def snapshot_daemon(
     stopped: Any,
     **kwargs: Any,
 ) -> None:
-    await engine.pending_wait(memo, stopped)
+    await engine.pending_wait(memo, stopped, body)
     if stopped:
         return
     runtime: Runtime = memo.runtime
     model = parse(MilvusSnapshotSpec, spec)
     current = parse(MilvusSnapshotStatus, status)
     inputs = SnapshotInputs(name=name, generation=meta.get("generation"), spec=model, status=current, now=now())
+    # Trust our own just-recorded intent only if it is what the API server has now (the patch landed).
+    recorded, memo.recorded_intent = getattr(memo, "recorded_intent", None), None
+    inputs.intent_fresh = recorded is not None and current.intent is not None and current.intent.time == recorded
     waits: list[str] = []
     if current.phase not in ("Failed",):
         resolved = await resolve_connection(runtime, namespace, model.connection_ref.name, kwargs["connections"])
@@ -44,6 +47,8 @@ async def snapshot_daemon(
             inputs.gateway, inputs.connection_db = resolved.gateway, resolved.db_name
             waits = resolved.wake_keys(namespace)
     outcome = await reconcile_snapshot(inputs)
+    if outcome.status.intent is not None and current.intent is None:
+        memo.recorded_intent = outcome.status.intent.time
     engine.settle(outcome, body=body, patch=patch, memo=memo, waits=waits)
 
 

@@ -29,13 +29,28 @@ def snapshots(namespace: Any, name: str, spec: Any, status: Any, **_: Any) -> di
 @kopf.on.event("", "v1", "secrets")
 def secret_changed(namespace: Any, name: str, memo: Any, **_: Any) -> None:
     runtime: Runtime = memo.runtime
+    runtime.kube.forget_secret(namespace, name)
     runtime.bus.notify(key("Secret", namespace, name))
 
 
 @kopf.on.event(GROUP, VERSION, CONNECTIONS)
-def connection_changed(namespace: Any, name: str, meta: Any, memo: Any, **_: Any) -> None:
+def connection_changed(
+    namespace: Any,
+    name: str,
+    meta: Any,
+    status: Any,
+    memo: Any,
+    **kwargs: Any,
+) -> None:
     runtime: Runtime = memo.runtime
-    runtime.bus.notify(key("MilvusConnection", namespace, name))
+    # Wake the resources using this connection only when something they depend on changed: it appeared or
+    # went away, its spec changed, or its Ready condition changed (e.g. a fixed token). Not on every probe's
+    # lastProbeTime patch, which would make every Ready snapshot re-check Milvus at once.
+    ready: dict[str, Any] = next((c for c in (status or {}).get("conditions", []) if c.get("type") == "Ready"), {})
+    fingerprint = (kwargs["type"] == "DELETED", meta.get("generation"), ready.get("status"), ready.get("reason"))
+    if getattr(memo, "wake_fingerprint", None) != fingerprint:
+        memo.wake_fingerprint = fingerprint
+        runtime.bus.notify(key("MilvusConnection", namespace, name))
     generation = meta.get("generation")
     if getattr(memo, "seen_generation", None) != generation:  # spec changed: re-probe now
         memo.seen_generation = generation

@@ -42,6 +42,10 @@ class SnapshotInputs:
     gateway: MilvusGateway | None = None
     connection_db: str = "default"
     blocked: Blocked | None = None
+    # True when this very process recorded the intent in the previous step and has made no Milvus call
+    # since: the snapshot cannot exist yet, so the adoption check (describe) is skipped. After a restart
+    # (or any failed attempt) it is False and the check runs: that is what makes a crash safe.
+    intent_fresh: bool = False
 
 
 async def reconcile_snapshot(inp: SnapshotInputs) -> Outcome[MilvusSnapshotStatus]:
@@ -109,7 +113,7 @@ async def _create(
 ) -> Outcome[MilvusSnapshotStatus]:
     """Intent is on record: adopt the snapshot if an earlier run already made it, else make it now."""
     name, collection, db = _ids(status)
-    info = await gw.describe_snapshot(name, collection, db)
+    info = None if inp.intent_fresh else await gw.describe_snapshot(name, collection, db)
     if info is None:
         if inp.spec.flush:
             await gw.flush(collection, db)

@@ -1,0 +1,314 @@
+"""Benchmarks (figures and ratios, not pass/fail tests): `make bench` or `python benchmarks/run.py [--only ...]`.
+
+  cp    control plane warm start (etcd + kube-apiserver + kube-controller-manager to /readyz)  target <= 20 s
+  a     N MilvusSnapshots applied at once -> all Ready, vs. a plain pymilvus flush+create+describe loop
+                                                                                   target ratio <= 2.0
+  b     M concurrent restores: restore-state RPCs per poll interval      target <= (connection, db) pairs = 1
+  c     status PATCHes per snapshot lifecycle (create -> Ready), from the operator's own patch log  target <= 3
+  d     operator RSS idle and with K resources                                          target <= 200 MB
+  test  `make test` wall time (warm: binaries built, venv installed)                     target <= 10 min
+
+Everything runs on loopback: a fresh control plane, a fresh Milvus test server and the operator process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "operator"), str(REPO)]
+
+from testbed import seed  # noqa: E402
+from testbed.cluster import Cluster  # noqa: E402
+from testbed.controlplane import ControlPlane  # noqa: E402
+from testbed.processes import MilvusServer, OperatorProcess  # noqa: E402
+
+NS = "bench"
+# Production defaults (the e2e tests shorten these).
+OPERATOR_ENV = {"MSO_RESTORE_POLL_SECONDS": "2", "MSO_DRIFT_CHECK_SECONDS": "300", "MSO_BACKOFF_MAX_SECONDS": "60"}
+TOKEN = "root:Milvus"
+SNAPSHOTS = "milvussnapshots.snapshot.milvus.io"
+RESTORES = "milvusrestores.snapshot.milvus.io"
+
+
+def report(name: str, value: str, target: str = "") -> None:
+    print(f"{name:<58} {value:>18}   {target}", flush=True)
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+def bench_control_plane(work: Path, runs: int) -> None:
+    times = []
+    for i in range(runs):
+        cp = ControlPlane(work / f"cp-{i}", log=quiet, controller_manager=True)
+        cp.start()
+        assert cp.start_seconds is not None
+        times.append(cp.start_seconds)
+        cp.stop()
+    report(f"cp: control plane warm start, median of {runs}", f"{statistics.median(times):.2f} s", "target <= 20 s")
+    report("cp: min / max", f"{min(times):.2f} / {max(times):.2f} s")
+
+
+class Bench:
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.cp = ControlPlane(work / "cp", log=quiet, controller_manager=True)
+        self.cp.start()
+        self.cluster: Cluster = self.cp.cluster()
+        self.cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
+        self.cluster.kubectl("wait", "--for=condition=Established", "-f", str(REPO / "crds"))
+        self.cluster.kubectl("create", "namespace", NS)
+        self.milvus = MilvusServer(work / "milvus", "--user", TOKEN, "--restore-tick", "0.5").start()
+        self.mc = seed.client(self.milvus.uri, TOKEN)
+        seed.create_books(self.mc)
+        self.operator: OperatorProcess | None = None
+
+    def close(self) -> None:
+        if self.operator:
+            self.operator.stop()
+        self.mc.close()
+        self.milvus.stop()
+        self.cp.stop()
+
+    def start_operator(self, verbose: bool = False) -> OperatorProcess:
+        log = self.work / f"operator-{time.monotonic_ns()}.log"
+        self.operator = OperatorProcess(self.cp.kubeconfig, [NS], log, OPERATOR_ENV, verbose=verbose).start()
+        connection = (
+            (REPO / "examples" / "connection.yaml").read_text().replace("http://127.0.0.1:19530", self.milvus.uri)
+        )
+        self.apply(connection)
+        self.wait(lambda: self._all_ready("milvusconnections.snapshot.milvus.io", 1), 60, "connection")
+        return self.operator
+
+    def apply(self, text: str) -> None:
+        self.cluster.kubectl("apply", "-f", "-", namespace=NS, input=text)
+
+    def apply_objects(self, objects: list[dict[str, Any]]) -> None:
+        """Server-side apply, as Argo CD and Flux do: one request per object, no client-side GET first."""
+        for i in range(0, len(objects), 200):
+            items = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects[i : i + 200]})
+            self.cluster.kubectl("apply", "--server-side", "-f", "-", namespace=NS, input=items)
+
+    def items(self, kinds: str) -> list[dict[str, Any]]:
+        return list(json.loads(self.cluster.kubectl("get", kinds, "-o", "json", namespace=NS).stdout)["items"])
+
+    def _all_ready(self, kinds: str, count: int) -> bool:
+        items = self.items(kinds)
+        for item in items:
+            if (item.get("status") or {}).get("phase") == "Failed":
+                raise RuntimeError(f"{item['metadata']['name']} failed: {item['status'].get('error')}")
+        ready = [
+            i
+            for i in items
+            if any(
+                c["type"] == "Ready" and c["status"] == "True" for c in (i.get("status") or {}).get("conditions", [])
+            )
+        ]
+        return len(ready) >= count
+
+    @staticmethod
+    def wait(check: Any, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise TimeoutError(what)
+            time.sleep(0.5)
+
+    def watch_ready(self, plural: str, count: int, timeout: float) -> None:
+        """Block until `count` objects are Ready=True, from one watch: polling LISTs would load the API server
+        and distort the measurement."""
+        from kubernetes import client, config, watch
+
+        api = client.CustomObjectsApi(config.new_client_from_config(str(self.cp.kubeconfig)))  # type: ignore[no-untyped-call]
+        ready: set[str] = set()
+        stream = watch.Watch()  # type: ignore[no-untyped-call]
+        for event in stream.stream(  # type: ignore[no-untyped-call]
+            api.list_namespaced_custom_object,
+            "snapshot.milvus.io",
+            "v1alpha1",
+            NS,
+            plural,
+            timeout_seconds=int(timeout),
+        ):
+            obj = event["object"]
+            conditions = (obj.get("status") or {}).get("conditions", [])
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+                ready.add(obj["metadata"]["name"])
+            if len(ready) >= count:
+                stream.stop()  # type: ignore[no-untyped-call]
+                return
+        raise TimeoutError(f"{len(ready)}/{count} {plural} Ready after {timeout:.0f}s")
+
+    def delete_all(self, kinds: str) -> None:
+        self.cluster.kubectl("delete", kinds, "--all", "--timeout=600s", namespace=NS)
+
+
+def snapshot(name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "snapshot.milvus.io/v1alpha1",
+        "kind": "MilvusSnapshot",
+        "metadata": {"name": name},
+        "spec": {"connectionRef": {"name": "milvus"}, "collectionName": "books", "deletionPolicy": "Retain", **spec},
+    }
+
+
+def bench_snapshots(b: Bench, n: int) -> None:
+    t0 = time.monotonic()
+    for i in range(n):
+        b.mc.flush("books")
+        b.mc.create_snapshot(f"plain_{i}", collection_name="books")
+        b.mc.describe_snapshot(f"plain_{i}", collection_name="books")
+    plain = time.monotonic() - t0
+    b.start_operator()
+    t0 = time.monotonic()
+    b.apply_objects([snapshot(f"snap-{i}") for i in range(n)])
+    b.watch_ready("milvussnapshots", n, 1800)
+    operator = time.monotonic() - t0
+    assert b._all_ready(SNAPSHOTS, n)
+    report(f"a: plain pymilvus flush+create+describe x{n}", f"{plain:.1f} s")
+    report(f"a: {n} MilvusSnapshots applied at once -> all Ready", f"{operator:.1f} s")
+    report("a: ratio operator / plain pymilvus", f"{operator / plain:.2f}", "target <= 2.0")
+
+
+def bench_restores(b: Bench, m: int, poll: float) -> None:
+    b.apply(json.dumps(snapshot("restore-src")))
+    b.wait(lambda: b._all_ready(SNAPSHOTS, len(b.items(SNAPSHOTS))), 120, "source snapshot")
+    b.milvus.faults(restore_duration=20)
+    b.milvus._admin("POST", "/counters/reset")
+    t0 = time.monotonic()
+    restores = [
+        {
+            "apiVersion": "snapshot.milvus.io/v1alpha1",
+            "kind": "MilvusRestore",
+            "metadata": {"name": f"restore-{i}"},
+            "spec": {"source": {"snapshotRef": {"name": "restore-src"}}, "target": {"collectionName": f"r_{i}"}},
+        }
+        for i in range(m)
+    ]
+    b.apply_objects(restores)
+    b.wait(lambda: all(r.get("status", {}).get("jobId") for r in b.items(RESTORES)) and len(b.items(RESTORES)) == m,
+           600, "all restores started")  # fmt: skip
+    started = time.monotonic()
+    before = b.milvus.counters()
+    time.sleep(min(15.0, 10 * poll))  # a window in which all M jobs run and are being polled
+    after = b.milvus.counters()
+    window = time.monotonic() - started
+    state_rpcs = sum(after.get(k, 0) - before.get(k, 0) for k in ("ListRestoreSnapshotJobs", "GetRestoreSnapshotState"))
+    b.wait(lambda: all(r.get("status", {}).get("phase") == "Completed" for r in b.items(RESTORES)), 900, "completed")
+    total = time.monotonic() - t0
+    report(f"b: {m} restores, state RPCs per {poll:g} s poll interval", f"{state_rpcs / (window / poll):.2f}",
+           "target <= 1 (one connection, one database)")  # fmt: skip
+    report(f"b: {m} restores applied -> all Completed", f"{total:.1f} s")
+    report(f"b: RestoreSnapshot calls for {m} restores", str(b.milvus.counters().get("RestoreSnapshot", 0)))
+
+
+def bench_patches(b: Bench, n: int = 20) -> None:
+    """Count the operator's status patches per MilvusSnapshot from its verbose log (Kopf logs each one)."""
+    if b.operator:
+        b.operator.stop()
+    op = b.start_operator(verbose=True)
+    b.apply_objects([snapshot(f"patch-{i}") for i in range(n)])
+    b.wait(lambda: b._all_ready(SNAPSHOTS, len(b.items(SNAPSHOTS))), 600, "patch snapshots Ready")
+    time.sleep(3)  # let trailing patches (if any) land in the log
+    counts = []
+    for i in range(n):
+        pattern = re.compile(rf"\[{NS}/patch-{i}\] .*[Pp]atching the status with")
+        counts.append(sum(1 for line in op.text().splitlines() if pattern.search(line)))
+    report(f"c: status PATCHes per snapshot lifecycle (max of {n})", str(max(counts)), "target <= 3")
+    report("c: mean", f"{statistics.mean(counts):.2f}")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def bench_rss(b: Bench, k: int) -> None:
+    if b.operator:
+        b.operator.stop()
+    op = b.start_operator()
+    time.sleep(5)
+    assert op.proc is not None
+    existing = len(b.items(f"{SNAPSHOTS},{RESTORES}"))
+    report(f"d: operator RSS with {existing + 1} resources (just started)", f"{rss_mb(op.proc.pid):.0f} MB")
+    b.apply_objects([snapshot(f"rss-{i}") for i in range(max(0, k - existing - 1))])
+    b.wait(lambda: b._all_ready(SNAPSHOTS, len(b.items(SNAPSHOTS))), 3600, "rss snapshots Ready")
+    total = len(b.items(f"{SNAPSHOTS},{RESTORES}")) + 1
+    time.sleep(5)
+    report(f"d: operator RSS with {total} resources (all Ready/Completed)", f"{rss_mb(op.proc.pid):.0f} MB",
+           "target <= 200 MB")  # fmt: skip
+
+
+def bench_idle_rss(work: Path) -> None:
+    cp = ControlPlane(work / "cp-idle", log=quiet, controller_manager=True)
+    cp.start()
+    try:
+        cp.cluster().kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
+        cp.cluster().kubectl("create", "namespace", NS)
+        op = OperatorProcess(cp.kubeconfig, [NS], work / "idle.log", OPERATOR_ENV, verbose=False).start()
+        time.sleep(8)
+        assert op.proc is not None
+        report("d: operator RSS idle (no resources)", f"{rss_mb(op.proc.pid):.0f} MB", "target <= 200 MB")
+        op.stop()
+    finally:
+        cp.stop()
+
+
+def bench_make_test() -> None:
+    t0 = time.monotonic()
+    proc = subprocess.run(["make", "test"], cwd=REPO, capture_output=True, text=True)
+    elapsed = time.monotonic() - t0
+    summary = (proc.stdout.strip().splitlines() or ["?"])[-1]
+    report("test: `make test` warm", f"{elapsed / 60:.1f} min", f"target <= 10 min ({summary})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--only", default="cp,a,b,c,d", help="comma-separated: cp,a,b,c,d,test")
+    parser.add_argument("--snapshots", type=int, default=200)
+    parser.add_argument("--restores", type=int, default=100)
+    parser.add_argument("--resources", type=int, default=1000)
+    parser.add_argument("--cp-runs", type=int, default=3)
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+    with tempfile.TemporaryDirectory(prefix="mso-bench-") as tmp:
+        work = Path(tmp)
+        if "cp" in only:
+            bench_control_plane(work, args.cp_runs)
+        if "d" in only:
+            bench_idle_rss(work)
+        if only & {"a", "b", "c", "d"}:
+            b = Bench(work)
+            try:
+                if "a" in only:
+                    bench_snapshots(b, args.snapshots)
+                elif b.operator is None:
+                    b.start_operator()
+                if "b" in only:
+                    bench_restores(b, args.restores, poll=2.0)
+                if "c" in only:
+                    bench_patches(b)
+                if "d" in only:
+                    bench_rss(b, args.resources)
+            finally:
+                b.close()
+    if "test" in only:
+        bench_make_test()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
