@@ -30,8 +30,10 @@ class RestoreJobCache:
 
     async def lookup(self, key: str, gateway: MilvusGateway, db: str, job_id: int) -> RestoreJob | None:
         entry = self._entries[(key, db)]
+        # `fetched_at` is taken after the reply, and the restore that fetched sleeps a full interval after
+        # that, so "stale at exactly one interval" never skips a cycle and never lists twice in one.
         async with entry.lock:
-            stale = entry.fetched_at is None or time.monotonic() - entry.fetched_at >= self.interval * 0.9
+            stale = entry.fetched_at is None or time.monotonic() - entry.fetched_at >= self.interval
             if stale:
                 jobs = await gateway.list_restore_jobs(db)
                 self.calls["ListRestoreSnapshotJobs"] += 1
