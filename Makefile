@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 export PYTHONPATH := $(CURDIR)/operator:$(CURDIR)
 
-.PHONY: help venv tools crds lint test test-fast demo demo-down bench clean
+.PHONY: help venv tools crds chart-docs lint test test-fast demo demo-down bench clean
 
 help:
 	@echo "make demo       control plane + Milvus test server + operator + examples, ending with a verified restore"
@@ -29,6 +29,9 @@ tools:
 
 crds: venv
 	@$(PY) -m milvus_snapshot_operator.crdgen crds charts/milvus-snapshot-operator/crds
+
+chart-docs: venv
+	@$(PY) -m tests.chart.values_table
 
 lint: venv
 	@$(VENV)/bin/ruff check .

@@ -88,6 +88,11 @@ def serve(port: int, data_dir: str, options: ServerOptions | None = None) -> Mil
                 ("grpc.max_receive_message_length", _MAX_MESSAGE_SIZE),
                 ("grpc.max_send_message_length", _MAX_MESSAGE_SIZE),
                 ("grpc.so_reuseport", 0),
+                # pymilvus pings every 10 s even when idle; Milvus's server accepts that. gRPC's default
+                # policy answers GOAWAY "too_many_pings", which would make idle clients reconnect.
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.http2.min_recv_ping_interval_without_data_ms", 5000),
+                ("grpc.http2.max_ping_strikes", 0),
             ],
         )
         milvus_pb2_grpc.add_MilvusServiceServicer_to_server(MilvusdServicer(db, service, jobs), server)
