@@ -6,6 +6,7 @@
   b     M concurrent restores: restore-state RPCs per poll interval      target <= (connection, db) pairs = 1
   c     status PATCHes per snapshot lifecycle (create -> Ready), from the operator's own patch log  target <= 3
   d     operator RSS idle and with K resources                                          target <= 200 MB
+  sched S MilvusSnapshotSchedules with retention (one manual run each), then idle: CPU and RSS
   test  `make test` wall time (warm: binaries built, venv installed)                     target <= 10 min
 
 Everything runs on loopback: a fresh control plane, a fresh Milvus test server and the operator process.
@@ -38,6 +39,7 @@ OPERATOR_ENV = {"MSO_RESTORE_POLL_SECONDS": "2", "MSO_DRIFT_CHECK_SECONDS": "300
 TOKEN = "root:Milvus"
 SNAPSHOTS = "milvussnapshots.snapshot.milvus.io"
 RESTORES = "milvusrestores.snapshot.milvus.io"
+SCHEDULES = "milvussnapshotschedules.snapshot.milvus.io"
 
 
 def report(name: str, value: str, target: str = "") -> None:
@@ -267,6 +269,50 @@ def bench_idle_rss(work: Path) -> None:
         cp.stop()
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (clock ticks)."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_schedules(b: Bench, s: int, idle_seconds: float = 60) -> None:
+    """S hourly schedules with GFS retention, each run once (trigger annotation), then an idle window."""
+    if b.operator:
+        b.operator.stop()
+    b.delete_all(f"{RESTORES},{SNAPSHOTS}")
+    op = b.start_operator()
+    assert op.proc is not None
+    time.sleep(5)  # as in d: settled after start
+    rss_before = rss_mb(op.proc.pid)
+    schedules = [
+        {
+            "apiVersion": "snapshot.milvus.io/v1alpha1",
+            "kind": "MilvusSnapshotSchedule",
+            "metadata": {"name": f"sched-{i}", "annotations": {"snapshot.milvus.io/trigger": "bench"}},
+            "spec": {
+                "schedule": "@yearly",  # no tick during the measurement: runs come from the trigger
+                "template": {"connectionRef": {"name": "milvus"}, "collectionName": "books"},
+                "retention": {"keepLast": 3, "keepDaily": 7, "keepWeekly": 4, "keepMonthly": 12},
+            },
+        }
+        for i in range(s)
+    ]
+    t0 = time.monotonic()
+    b.apply_objects(schedules)
+    b.watch_ready("milvussnapshots", s, 1800)
+    report(f"sched: {s} schedules applied with a trigger -> {s} snapshots Ready", f"{time.monotonic() - t0:.1f} s")
+    b.wait(lambda: b._all_ready(SCHEDULES, s), 300, "schedules Ready")
+    time.sleep(5)  # let the last status patches and retention runs land
+    cpu0, t_idle = cpu_seconds(op.proc.pid), time.monotonic()
+    time.sleep(idle_seconds)
+    cpu = (cpu_seconds(op.proc.pid) - cpu0) / (time.monotonic() - t_idle)
+    report(f"sched: operator CPU idle with {s} schedules + {s} snapshots", f"{cpu * 100:.2f} %", "of one core")
+    report("sched: operator RSS before / after", f"{rss_before:.0f} / {rss_mb(op.proc.pid):.0f} MB")
+    b.delete_all(SCHEDULES)
+
+
 def bench_make_test() -> None:
     t0 = time.monotonic()
     proc = subprocess.run(["make", "test"], cwd=REPO, capture_output=True, text=True)
@@ -277,10 +323,11 @@ def bench_make_test() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--only", default="cp,a,b,c,d", help="comma-separated: cp,a,b,c,d,test")
+    parser.add_argument("--only", default="cp,a,b,c,d,sched", help="comma-separated: cp,a,b,c,d,sched,test")
     parser.add_argument("--snapshots", type=int, default=200)
     parser.add_argument("--restores", type=int, default=100)
     parser.add_argument("--resources", type=int, default=1000)
+    parser.add_argument("--schedules", type=int, default=100)
     parser.add_argument("--cp-runs", type=int, default=3)
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -290,7 +337,7 @@ def main() -> int:
             bench_control_plane(work, args.cp_runs)
         if "d" in only:
             bench_idle_rss(work)
-        if only & {"a", "b", "c", "d"}:
+        if only & {"a", "b", "c", "d", "sched"}:
             b = Bench(work)
             try:
                 if "a" in only:
@@ -303,6 +350,8 @@ def main() -> int:
                     bench_patches(b)
                 if "d" in only:
                     bench_rss(b, args.resources)
+                if "sched" in only:
+                    bench_schedules(b, args.schedules)
             finally:
                 b.close()
     if "test" in only:

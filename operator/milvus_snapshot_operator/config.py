@@ -14,6 +14,9 @@ class OperatorConfig(BaseModel):
     backoff_base_seconds: float = Field(default=1.0, gt=0, description="First retry after a transient error.")
     backoff_max_seconds: float = Field(default=60.0, gt=0, description="Cap of the exponential backoff.")
     slow_retry_seconds: float = Field(default=60.0, gt=0, description="Retry after authentication failures.")
+    retention_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="How often each schedule's retention runs besides after every success."
+    )
     dependency_wait_seconds: float = Field(
         default=30.0, gt=0, description="Longest wait for a missing reference before re-checking anyway."
     )

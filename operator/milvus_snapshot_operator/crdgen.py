@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from .api import CATEGORY, GROUP, VERSION, connection, restore, snapshot
+from .api import CATEGORY, GROUP, VERSION, connection, restore, schedule, snapshot
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Kind:
     status: type[BaseModel]
     description: str
     columns: tuple[dict[str, Any], ...]
+    validations: tuple[dict[str, Any], ...] = ()  # CEL rules on the whole object (e.g. metadata.name)
 
 
 READY = '.status.conditions[?(@.type=="Ready")]'
@@ -82,6 +83,32 @@ KINDS: tuple[Kind, ...] = (
             {"name": "Job", "type": "string", "jsonPath": ".status.jobId", "priority": 1},
             {"name": "Reason", "type": "string", "jsonPath": f"{READY}.reason", "priority": 1},
             AGE,
+        ),
+    ),
+    Kind(
+        kind=schedule.KIND,
+        plural=schedule.PLURAL,
+        short_names=("msched", "mscheds"),
+        spec=schedule.MilvusSnapshotScheduleSpec,
+        status=schedule.MilvusSnapshotScheduleStatus,
+        description="MilvusSnapshots on a cron schedule, with GFS retention; never cascades unless asked to.",
+        columns=(
+            {"name": "Schedule", "type": "string", "jsonPath": ".spec.schedule"},
+            {"name": "Suspend", "type": "boolean", "jsonPath": ".spec.suspend"},
+            {"name": "Ready", "type": "string", "jsonPath": f"{READY}.status"},
+            {"name": "Last Success", "type": "date", "jsonPath": ".status.lastSuccessfulTime"},
+            {"name": "Next", "type": "string", "jsonPath": ".status.nextScheduleTime"},
+            {"name": "Active", "type": "string", "jsonPath": ".status.active", "priority": 1},
+            AGE,
+        ),
+        validations=(
+            {
+                "rule": f"self.metadata.name.size() <= {schedule.NAME_MAX}",
+                "message": (
+                    f"metadata.name must be at most {schedule.NAME_MAX} characters: "
+                    "snapshots are named <schedule>-<yyyymmddhhmmss> and labelled with it"
+                ),
+            },
         ),
     ),
 )
@@ -157,6 +184,7 @@ def crd(kind: Kind) -> dict[str, Any]:
                             "type": "object",
                             "description": kind.description,
                             "required": ["spec"],
+                            **({"x-kubernetes-validations": list(kind.validations)} if kind.validations else {}),
                             "properties": {
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},

@@ -12,6 +12,7 @@ import re
 import secrets
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -45,6 +46,7 @@ CRDS = [
     "milvusconnections.snapshot.milvus.io",
     "milvussnapshots.snapshot.milvus.io",
     "milvusrestores.snapshot.milvus.io",
+    "milvussnapshotschedules.snapshot.milvus.io",
     "clusterkopfpeerings.kopf.dev",
     "kopfpeerings.kopf.dev",
 ]
@@ -270,6 +272,33 @@ def snapshot_restore_delete(kube: Kube, milvus: MilvusServer, books: Any, via_mi
     kube.run("delete", "milvusrestore", "books-restore", "--timeout=60s")
     kube.run("delete", "milvussnapshot", "books-nightly", "--timeout=60s")
     assert books.list_snapshots(collection_name="books") == []
+    schedule_run_and_prune(kube, books)
+
+
+def schedule_run_and_prune(kube: Kube, books: Any) -> None:
+    """examples/schedule.yaml with keepLast 1: two manual runs, the first pruned (create and delete rights)."""
+    schedule = yaml.safe_load((REPO / "examples" / "schedule.yaml").read_text())
+    schedule["spec"]["retention"] = {"keepLast": 1}
+    kube.apply(json.dumps(schedule))
+    wait_ready(kube, "MilvusSnapshotSchedule", "books-daily")
+
+    def children() -> list[tuple[str, str]]:
+        items = kube.cluster.get_json("milvussnapshots", namespace=kube.namespace)["items"]
+        return sorted((i["metadata"]["name"], (i.get("status") or {}).get("phase", "")) for i in items)
+
+    made: list[str] = []
+    for value in ("1", "2"):
+        time.sleep(1.1)  # run names have second precision
+        kube.run(
+            "annotate", "--overwrite", "milvussnapshotschedule", "books-daily", f"snapshot.milvus.io/trigger={value}"
+        )
+        run = kube.wait(lambda: [n for n, p in children() if p == "Ready" and n not in made], 90, f"run {value}")
+        made.append(run[0])
+    kube.wait(lambda: children() == [(made[1], "Ready")], 60, f"{made[0]} pruned")
+    assert books.list_snapshots(collection_name="books") == [made[1].replace("-", "_")]
+    kube.run("delete", "milvussnapshotschedule", "books-daily", "--timeout=60s")
+    kube.run("delete", "milvussnapshot", made[1], "--timeout=60s")
+    assert books.list_snapshots(collection_name="books") == []
     kube.run("delete", "milvusconnection", "milvus", "--timeout=60s")
 
 
@@ -292,7 +321,9 @@ def test_cluster_wide_install_serves_every_namespace_with_its_clusterrole(
     ns = kube.namespace
     assert release.can_i("get", "secrets", "-n", "default") and release.can_i("watch", "secrets", "-A")
     assert not release.can_i("create", "secrets", "-n", ns)
-    assert not release.can_i("delete", "milvussnapshots.snapshot.milvus.io", "-n", ns)
+    assert not release.can_i("delete", "milvusrestores.snapshot.milvus.io", "-n", ns)
+    assert not release.can_i("deletecollection", "milvussnapshots.snapshot.milvus.io", "-n", ns)
+    assert not release.can_i("update", "milvussnapshotschedules.snapshot.milvus.io", "-n", ns)
     assert not release.can_i("update", "milvusrestores.snapshot.milvus.io", "-n", ns)
     assert not release.can_i("get", "pods", "-n", ns)
     assert not release.can_i("list", "namespaces")

@@ -21,7 +21,9 @@ from . import values_table
 from .chart import CHART, K8S_VERSION, crd_files, find, helm, one, render, template, validate, values_file
 
 FULLNAME = "mso-milvus-snapshot-operator"  # release "mso"
-OUR_KINDS = ("milvusconnections", "milvussnapshots", "milvusrestores")
+OUR_KINDS = ("milvusconnections", "milvussnapshots", "milvusrestores", "milvussnapshotschedules")
+# Schedules create their runs' snapshots and delete what retention prunes.
+SNAPSHOT_WRITES = {"create", "delete"}
 EVERYTHING: dict[str, Any] = {
     "image": {"repository": "registry.example.com/mso", "tag": "ignored", "digest": "sha256:" + "a" * 64},
     "imagePullSecrets": [{"name": "regcred"}],
@@ -59,6 +61,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
 # below); this list catches any rule added without a reason.
 ALLOWED: dict[tuple[str, str], set[str]] = {
     **{("snapshot.milvus.io", kind): {"list", "watch", "patch"} for kind in OUR_KINDS},
+    ("snapshot.milvus.io", "milvussnapshots"): {"list", "watch", "patch"} | SNAPSHOT_WRITES,
     **{("snapshot.milvus.io", f"{kind}/status"): {"patch"} for kind in OUR_KINDS},
     ("", "secrets"): {"get", "list", "watch"},
     ("", "events"): {"create", "patch"},
@@ -237,6 +240,7 @@ def test_operator_verbs_stay_within_the_allowed_list(rendered: tuple[str, list[A
 def common_grants(peering: str | None) -> Grants:
     out: Grants = {
         **{("snapshot.milvus.io", kind, ()): {"list", "watch", "patch"} for kind in OUR_KINDS},
+        ("snapshot.milvus.io", "milvussnapshots", ()): {"list", "watch", "patch"} | SNAPSHOT_WRITES,
         **{("snapshot.milvus.io", f"{kind}/status", ()): {"patch"} for kind in OUR_KINDS},
         ("", "secrets", ()): {"get", "list", "watch"},
         ("", "events", ()): {"create"},
@@ -305,6 +309,8 @@ def test_user_roles_aggregate_and_restores_are_granted_apart() -> None:
     assert all(verbs == {"get", "list", "watch"} for verbs in grants(view).values())
     edit_grants = grants(edit)
     assert "create" in edit_grants["snapshot.milvus.io", "milvussnapshots", ()]
+    assert "create" in edit_grants["snapshot.milvus.io", "milvussnapshotschedules", ()]
+    assert ("snapshot.milvus.io", "milvussnapshotschedules", ()) in grants(view)
     assert "create" not in edit_grants["snapshot.milvus.io", "milvusrestores", ()]
     assert grants(creator) == {("snapshot.milvus.io", "milvusrestores", ()): {"get", "list", "watch", "create"}}
     apart = render({"rbac": {"userRoles": {"restoreCreatorToAdmin": False}}})

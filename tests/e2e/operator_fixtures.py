@@ -21,7 +21,10 @@ from testbed import seed
 from testbed.cluster import Cluster
 from testbed.processes import REPO, MilvusServer, OperatorProcess
 
-KINDS = "milvusrestores.snapshot.milvus.io,milvussnapshots.snapshot.milvus.io,milvusconnections.snapshot.milvus.io"
+KINDS = (
+    "milvussnapshotschedules.snapshot.milvus.io,milvusrestores.snapshot.milvus.io,"
+    "milvussnapshots.snapshot.milvus.io,milvusconnections.snapshot.milvus.io"
+)
 TOKEN = "root:Milvus"
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from .operator_fixtures import Kube
 
@@ -26,14 +27,8 @@ def test_rejected_with_field_named(shared_kube: Kube, path: Path) -> None:
     proc = kube.run("apply", "-f", "-", input=text, check=False)
     assert proc.returncode != 0, f"accepted: {proc.stdout}"
     assert field in proc.stderr, f"error does not name {field!r}: {proc.stderr}"
-    kind = (
-        "MilvusSnapshot"
-        if "kind: MilvusSnapshot" in text
-        else "MilvusRestore"
-        if "MilvusRestore" in text
-        else "MilvusConnection"
-    )
-    assert kube.get(kind, "bad") is None
+    doc = yaml.safe_load(text)
+    assert kube.get(doc["kind"], doc["metadata"]["name"]) is None
 
 
 SNAPSHOT = {

@@ -68,14 +68,18 @@ Every rule is used by the operator; the reason is next to it (see also the chart
 */}}
 {{- define "mso.operatorRules" -}}
 {{- $root := .root -}}
-# Kopf lists and watches the three kinds (daemons, indices, watch events) and patches them: finalizers,
-# its progress annotations and, through the status subresource, the status. It never gets/updates/deletes them.
+# Kopf lists and watches the four kinds (daemons, indices, watch events) and patches them: finalizers,
+# its progress annotations and, through the status subresource, the status. It never gets or updates them.
 - apiGroups: ["snapshot.milvus.io"]
-  resources: ["milvusconnections", "milvussnapshots", "milvusrestores"]
+  resources: ["milvusconnections", "milvussnapshots", "milvusrestores", "milvussnapshotschedules"]
   verbs: ["list", "watch", "patch"]
 - apiGroups: ["snapshot.milvus.io"]
-  resources: ["milvusconnections/status", "milvussnapshots/status", "milvusrestores/status"]
+  resources: ["milvusconnections/status", "milvussnapshots/status", "milvusrestores/status", "milvussnapshotschedules/status"]
   verbs: ["patch"]
+# Schedules create their runs' MilvusSnapshots and delete the ones retention prunes (or a Replace run supersedes).
+- apiGroups: ["snapshot.milvus.io"]
+  resources: ["milvussnapshots"]
+  verbs: ["create", "delete"]
 # Credentials and CA bundles referenced by MilvusConnections (get), watched so that a fixed Secret wakes the
 # connections using it at once (list/watch).
 - apiGroups: [""]

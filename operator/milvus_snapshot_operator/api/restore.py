@@ -21,13 +21,18 @@ class RestorePhase(enum.StrEnum):
     FAILED = "Failed"
 
 
+EXACTLY_ONE_SOURCE = (
+    "(has(self.snapshotRef) ? 1 : 0) + (has(self.snapshotName) ? 1 : 0) + (has(self.scheduleRef) ? 1 : 0) == 1"
+)
+
+
 class RestoreSource(Model):
     model_config = Model.model_config | ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
                 {
-                    "rule": "has(self.snapshotRef) != has(self.snapshotName)",
-                    "message": "exactly one of source.snapshotRef or source.snapshotName must be set",
+                    "rule": EXACTLY_ONE_SOURCE,
+                    "message": "set exactly one of source.snapshotRef, source.snapshotName, source.scheduleRef",
                 },
                 {
                     "rule": "!has(self.snapshotName) || (has(self.collectionName) && has(self.connectionRef))",
@@ -35,12 +40,12 @@ class RestoreSource(Model):
                 },
                 {
                     "rule": (
-                        "!has(self.snapshotRef) || "
+                        "!(has(self.snapshotRef) || has(self.scheduleRef)) || "
                         "(!has(self.collectionName) && !has(self.dbName) && !has(self.connectionRef))"
                     ),
                     "message": (
-                        "source.snapshotRef takes collection, database and connection from the "
-                        "MilvusSnapshot: do not set source.collectionName, source.dbName or source.connectionRef"
+                        "source.snapshotRef and source.scheduleRef take collection, database and connection from "
+                        "the MilvusSnapshot: do not set source.collectionName, source.dbName or source.connectionRef"
                     ),
                 },
             ]
@@ -50,6 +55,13 @@ class RestoreSource(Model):
     snapshot_ref: LocalObjectReference | None = Field(
         default=None,
         description="A MilvusSnapshot in the same namespace; the restore waits until it is Ready.",
+    )
+    schedule_ref: LocalObjectReference | None = Field(
+        default=None,
+        description=(
+            "A MilvusSnapshotSchedule in the same namespace: restore its newest Ready snapshot, chosen once "
+            "when the restore starts (status.source.snapshotRef)."
+        ),
     )
     snapshot_name: str | None = Field(
         default=None,
@@ -101,7 +113,9 @@ class MilvusRestoreSpec(Model):
         }
     )
 
-    source: RestoreSource = Field(description="What to restore: snapshotRef, or snapshotName + collectionName.")
+    source: RestoreSource = Field(
+        description="What to restore: snapshotRef, scheduleRef, or snapshotName + collectionName."
+    )
     target: RestoreTarget = Field(description="Where to restore to: always a new collection.")
 
 
@@ -110,6 +124,9 @@ class ResolvedSource(Model):
     collection_name: str = Field(description="Source collection.")
     db_name: str = Field(description="Source database.")
     connection: str = Field(description="MilvusConnection used.")
+    snapshot_ref: str | None = Field(
+        default=None, description="The MilvusSnapshot restored (from spec.source.snapshotRef or scheduleRef)."
+    )
 
 
 class MilvusRestoreStatus(Model):

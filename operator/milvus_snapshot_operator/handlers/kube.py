@@ -1,4 +1,5 @@
-"""Reads Kopf does not make for us: referenced Secrets and milvus-operator `Milvus` resources.
+"""API calls Kopf does not make for us: referenced Secrets, milvus-operator `Milvus` resources, and the
+MilvusSnapshots that schedules create and prune.
 
 The official client is synchronous, so calls run in a thread. Only the resource's own namespace is
 ever read. Secret values are returned to the caller and never logged.
@@ -11,6 +12,9 @@ from typing import Any
 
 import kubernetes
 from kubernetes.client.exceptions import ApiException
+
+from ..api import GROUP, VERSION
+from ..api.snapshot import PLURAL as SNAPSHOTS
 
 
 class KubeReader:
@@ -64,3 +68,25 @@ class KubeReader:
             raise
         endpoint = ((obj or {}).get("status") or {}).get("endpoint")
         return True, str(endpoint) if endpoint else None
+
+    async def create_snapshot(self, namespace: str, body: dict[str, Any]) -> bool:
+        """Create a MilvusSnapshot; False when one of that name exists already (a repeated run)."""
+        try:
+            await asyncio.to_thread(
+                self._custom.create_namespaced_custom_object, GROUP, VERSION, namespace, SNAPSHOTS, body
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        return True
+
+    async def delete_snapshot(self, namespace: str, name: str) -> None:
+        """Delete a MilvusSnapshot (its finalizer then honours its deletionPolicy); gone already is fine."""
+        try:
+            await asyncio.to_thread(
+                self._custom.delete_namespaced_custom_object, GROUP, VERSION, namespace, SNAPSHOTS, name
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise

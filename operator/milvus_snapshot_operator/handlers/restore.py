@@ -40,7 +40,16 @@ async def restore_daemon(
     inputs = RestoreInputs(generation=meta.get("generation"), spec=model, status=current, now=now())
     waits: list[str] = []
     if current.phase not in ("Completed", "Failed"):
-        waits = await _resolve(runtime, namespace, model, current, inputs, kwargs["connections"], kwargs["snapshots"])
+        waits = await _resolve(
+            runtime,
+            namespace,
+            model,
+            current,
+            inputs,
+            kwargs["connections"],
+            kwargs["snapshots"],
+            kwargs["schedule_children"],
+        )
     outcome = await reconcile_restore(inputs)
     engine.settle(outcome, body=body, patch=patch, memo=memo, waits=waits)
 
@@ -53,14 +62,28 @@ async def _resolve(
     inputs: RestoreInputs,
     connections: Any,
     snapshots: Any,
+    schedule_children: Any,
 ) -> list[str]:
     """Fill the inputs; return the keys whose change should wake this restore."""
     source = spec.source
     if status.source is not None:  # resolved and persisted before the job started: keep using it
         resolved_source: ResolvedSource | None = status.source
         connection = status.source.connection
-    elif source.snapshot_ref is not None:
-        ref = source.snapshot_ref.name
+    elif source.snapshot_ref is not None or source.schedule_ref is not None:
+        if source.snapshot_ref is not None:
+            ref = source.snapshot_ref.name
+        else:
+            assert source.schedule_ref is not None
+            schedule = source.schedule_ref.name
+            newest = newest_ready(schedule_children.get((namespace, schedule), ()))
+            if newest is None:
+                inputs.waiting = Blocked(
+                    "NoReadySnapshot",  # names "Snapshot": the phase is WaitingForSnapshot
+                    f"MilvusSnapshotSchedule {schedule!r} has no Ready MilvusSnapshot (yet)",
+                    key("MilvusSnapshot", namespace, "*"),
+                )
+                return []
+            ref = newest
         found = list(snapshots.get((namespace, ref), ()))
         dep = key("MilvusSnapshot", namespace, ref)
         if not found:
@@ -84,6 +107,7 @@ async def _resolve(
             collection_name=snap_status.collection_name or snap_spec.collection_name,
             db_name=snap_status.db_name or "default",
             connection=connection,
+            snapshot_ref=ref,
         )
     else:
         assert source.connection_ref is not None and source.snapshot_name and source.collection_name
@@ -110,3 +134,9 @@ async def _resolve(
 
     inputs.job_lookup = lookup
     return [*resolved.wake_keys(namespace), key("MilvusSnapshot", namespace, "*")]
+
+
+def newest_ready(children: Any) -> str | None:
+    """The schedule's newest Ready, not deleting, MilvusSnapshot (by run time, then name)."""
+    ready = [c for c in children if c["phase"] == "Ready" and not c["deleting"]]
+    return max(ready, key=lambda c: (c["time"] or "", c["name"]))["name"] if ready else None

@@ -9,7 +9,10 @@ import kopf
 
 from ..api import GROUP, VERSION
 from ..api.connection import PLURAL as CONNECTIONS
+from ..api.schedule import KIND as SCHEDULE
+from ..api.schedule import PLURAL as SCHEDULES
 from ..api.snapshot import PLURAL as SNAPSHOTS
+from ..reconcile.schedule import KEEP_LABEL, RUN_TIME_ANNOTATION, SCHEDULE_LABEL, TRIGGER_ANNOTATION
 from .bus import key
 from .runtime import Runtime
 
@@ -24,6 +27,25 @@ def connections(namespace: Any, name: str, spec: Any, **_: Any) -> dict[tuple[st
 def snapshots(namespace: Any, name: str, spec: Any, status: Any, **_: Any) -> dict[tuple[str, str], Any]:
     """(namespace, name) -> spec and status of every MilvusSnapshot (restores wait on them)."""
     return {(namespace, name): {"spec": copy.deepcopy(dict(spec)), "status": copy.deepcopy(dict(status))}}
+
+
+@kopf.index(GROUP, VERSION, SNAPSHOTS, labels={SCHEDULE_LABEL: kopf.PRESENT})
+def schedule_children(
+    namespace: Any, name: str, meta: Any, status: Any, **_: Any
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """(namespace, schedule) -> what schedules (retention) and scheduleRef restores need of each child."""
+    annotations, error = meta.get("annotations") or {}, status.get("error") or {}
+    return {
+        (namespace, meta["labels"][SCHEDULE_LABEL]): {
+            "name": name,
+            "time": annotations.get(RUN_TIME_ANNOTATION) or meta.get("creationTimestamp"),
+            "phase": status.get("phase"),
+            "keep": (meta.get("labels") or {}).get(KEEP_LABEL) == "true",
+            "deleting": bool(meta.get("deletionTimestamp")),
+            "trigger": annotations.get(TRIGGER_ANNOTATION),
+            "message": str(error.get("message") or ""),
+        }
+    }
 
 
 @kopf.on.event("", "v1", "secrets")
@@ -58,7 +80,16 @@ def connection_changed(
 
 
 @kopf.on.event(GROUP, VERSION, SNAPSHOTS)
-def snapshot_changed(namespace: Any, name: str, memo: Any, **_: Any) -> None:
+def snapshot_changed(namespace: Any, name: str, labels: Any, memo: Any, **_: Any) -> None:
     runtime: Runtime = memo.runtime
     runtime.bus.notify(key("MilvusSnapshot", namespace, name))
     runtime.bus.notify(key("MilvusSnapshot", namespace, "*"))  # restores waiting for a snapshot by Milvus name
+    if SCHEDULE_LABEL in labels:  # a schedule's child changed: its retention and status may change
+        runtime.bus.notify(key(SCHEDULE, namespace, labels[SCHEDULE_LABEL]))
+
+
+@kopf.on.event(GROUP, VERSION, SCHEDULES)
+def schedule_changed(namespace: Any, name: str, memo: Any, **_: Any) -> None:
+    """Spec, suspend or the trigger annotation changed: the schedule's daemon re-plans at once."""
+    runtime: Runtime = memo.runtime
+    runtime.bus.notify(key(SCHEDULE, namespace, name))
