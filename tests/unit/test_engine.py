@@ -6,6 +6,8 @@ import asyncio
 import types
 from typing import Any
 
+import pytest
+
 from milvus_snapshot_operator.handlers import engine
 from milvus_snapshot_operator.handlers.engine import contains, merge_patch
 from milvus_snapshot_operator.handlers.kube import KubeReader
@@ -80,3 +82,22 @@ async def test_secret_reads_are_cached_until_the_watch_reports_a_change() -> Non
     reader.forget_secret("ns", "creds")
     await reader.secret_data("ns", "creds")
     assert core.reads == 2
+
+
+async def test_lean_requeues_drop_the_frames_of_the_step_but_keep_the_handler_id() -> None:
+    from kopf._core.intents.registries import get_callable_id
+
+    async def snapshot_daemon(**kwargs: Any) -> None:
+        big_local = ["x" * 100_000]  # noqa: F841 - what the traceback must not keep alive
+        raise engine.Requeue(1.5)
+
+    lean = engine.lean_requeues(snapshot_daemon)
+    assert get_callable_id(lean) == get_callable_id(snapshot_daemon)
+    with pytest.raises(engine.Requeue) as raised:
+        await lean(body={}, patch={})
+    assert raised.value.delay == 1.5
+    tb, names = raised.value.__traceback__, []
+    while tb is not None:
+        names.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    assert "snapshot_daemon" not in names

@@ -1,5 +1,5 @@
 """The only package importing kopf: thin handlers that feed the reconcilers and apply their outcomes."""
 
-from . import connection, restore, schedule, snapshot, startup, watches
+from . import apisession, connection, restore, schedule, snapshot, startup, watches
 
-__all__ = ["connection", "restore", "schedule", "snapshot", "startup", "watches"]
+__all__ = ["apisession", "connection", "restore", "schedule", "snapshot", "startup", "watches"]

@@ -19,6 +19,7 @@ from .runtime import Runtime
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=30)
+@engine.lean_requeues
 async def connection_daemon(
     body: Any,
     spec: Any,

@@ -27,6 +27,7 @@ WAKE_MARGIN_SECONDS = 0.05  # wake just after a tick, never just before it
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=30)
+@engine.lean_requeues
 async def schedule_daemon(
     body: Any,
     spec: Any,
