@@ -239,6 +239,12 @@ def test_deletion_policies_delete_and_retain(
     wait_ready(kube, "MilvusSnapshot", "dropped")
     wait_ready(kube, "MilvusSnapshot", "kept")
     assert sorted(books.list_snapshots(collection_name="books")) == ["dropped", "kept"]
+    # The finalizer is Kopf's; no last-handled-configuration annotation is written (a PATCH per object saved).
+    dropped = kube.get("MilvusSnapshot", "dropped")
+    assert dropped is not None
+    meta = dropped["metadata"]
+    assert meta["finalizers"] == ["snapshot.milvus.io/finalizer"]
+    assert not [a for a in meta.get("annotations", {}) if a.startswith("snapshot.milvus.io/")]
     kube.run("delete", "milvussnapshot", "dropped", "kept", "--timeout=60s")
     assert books.list_snapshots(collection_name="books") == ["kept"]
     assert milvus.counters()["DropSnapshot"] == 1

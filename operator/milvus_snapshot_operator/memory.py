@@ -1,0 +1,38 @@
+"""glibc heap settings for a long-running asyncio + gRPC process.
+
+Without them RSS keeps the high-water mark of every burst: each thread that ever allocated (gRPC's
+pollers, the kubernetes client's thread pool) gets its own malloc arena, and freed memory stays mapped.
+Python's own objects are a small part of the operator's RSS (tracemalloc: ~25 MB with 400 resources).
+No-ops where glibc is absent (musl, macOS).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+M_ARENA_MAX = -8
+
+
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        libc.malloc_trim  # noqa: B018 - glibc only
+        libc.mallopt  # noqa: B018
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _libc()
+
+
+def limit_arenas(count: int = 2) -> bool:
+    """Call before threads start: at most `count` malloc arenas."""
+    return _LIBC is not None and bool(_LIBC.mallopt(M_ARENA_MAX, count))
+
+
+def trim() -> bool:
+    """Give freed heap pages back to the OS; True when some were released."""
+    return _LIBC is not None and bool(_LIBC.malloc_trim(0))
