@@ -7,6 +7,12 @@ import sys
 # imports it makes pandas run without it. Only the operator process does this; the library is unaffected.
 sys.modules.setdefault("pyarrow", None)  # type: ignore[arg-type]
 
+from .memory import limit_arenas  # noqa: E402
+from .milvus import defer_pandas  # noqa: E402
+
+limit_arenas()  # before any thread starts
+defer_pandas.install()  # before pymilvus is imported
+
 from .handlers.main import main  # noqa: E402
 
 sys.exit(main())

@@ -153,6 +153,25 @@ def test_deleting_a_schedule_leaves_its_snapshots(
     assert books.list_snapshots(collection_name="books") == [milvus_name(name)]
 
 
+def test_snapshots_owned_by_the_schedule_are_garbage_collected_and_dropped(
+    kube: Kube, milvus: MilvusServer, books: Any, operator: OperatorProcess
+) -> None:
+    """snapshotOwnerReference: Schedule opts into the cascade; kube-controller-manager's garbage collector
+    deletes the child and the operator's finalizer drops it in Milvus per its deletionPolicy."""
+    kube.apply(connection_manifest(milvus))
+    template = {"connectionRef": {"name": "milvus"}, "collectionName": "books", "deletionPolicy": "Delete"}
+    kube.apply(schedule_manifest("owned", snapshotOwnerReference="Schedule", template=template))
+    name = run_once(kube, "owned", "only")
+    child = kube.get("MilvusSnapshot", name)
+    assert child is not None
+    owners = child["metadata"]["ownerReferences"]
+    assert [(o["kind"], o["name"], o.get("controller")) for o in owners] == [(SCHEDULE, "owned", True)]
+    assert books.list_snapshots(collection_name="books") == [milvus_name(name)]
+    kube.run("delete", SCHEDULE, "owned", "--wait=true", "--timeout=30s")
+    kube.wait(lambda: kube.get("MilvusSnapshot", name) is None, 60, "the garbage collector deletes the child")
+    assert books.list_snapshots(collection_name="books") == []
+
+
 def test_restore_from_schedule_ref_uses_the_newest_ready_snapshot(
     kube: Kube, milvus: MilvusServer, books: Any, operator: OperatorProcess
 ) -> None:

@@ -174,6 +174,7 @@ def test_children_carry_no_gitops_tracking_and_no_owner_by_default() -> None:
             "kind": "MilvusSnapshotSchedule",
             "name": "books-hourly",
             "uid": "u-1",
+            "controller": True,
         }
     ]
 

@@ -191,7 +191,7 @@ def _start(inp: ScheduleInputs, plan: Plan, run: datetime.datetime, trigger: str
     }
     if inp.spec.snapshot_owner_reference == "Schedule":
         metadata["ownerReferences"] = [
-            {"apiVersion": API_VERSION, "kind": SCHEDULE_KIND, "name": inp.name, "uid": inp.uid}
+            {"apiVersion": API_VERSION, "kind": SCHEDULE_KIND, "name": inp.name, "uid": inp.uid, "controller": True}
         ]
     body = {"apiVersion": API_VERSION, "kind": SNAPSHOT_KIND, "metadata": metadata, "spec": inp.spec.template.to_wire()}
     plan.create.append(body)

@@ -1,0 +1,59 @@
+"""The operator process imports pymilvus without pandas, and pymilvus still works when it needs pandas.
+
+Runs in a fresh interpreter: the placeholders live in sys.modules, which this test process shares."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+OPERATOR_SRC = Path(__file__).resolve().parents[2] / "operator"
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from milvus_snapshot_operator.milvus import defer_pandas
+    assert defer_pandas.install()
+    import pymilvus
+    from pymilvus.orm.schema import is_valid_insert_data
+    from pymilvus.orm.types import infer_dtype_by_scalar_data
+    from pymilvus import DataType
+    assert not defer_pandas.loaded(), "importing pymilvus loaded pandas"
+    assert is_valid_insert_data([{"id": 1}]) and not is_valid_insert_data(42)
+    assert not defer_pandas.loaded(), "an isinstance check against DataFrame loaded pandas"
+    assert infer_dtype_by_scalar_data(1.5) == DataType.DOUBLE  # calls pandas.api.types.is_float
+    assert defer_pandas.loaded()
+    import pandas
+    assert is_valid_insert_data(pandas.DataFrame({"id": [1]}))
+    assert pandas.api.types.is_scalar(1)
+    print("ok")
+    """
+)
+
+
+def test_pymilvus_imports_without_pandas_and_loads_it_on_first_use() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        env={"PYTHONPATH": str(OPERATOR_SRC), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "ok"
+
+
+def test_install_is_a_no_op_when_pandas_is_already_loaded() -> None:
+    script = "import pandas\nfrom milvus_snapshot_operator.milvus import defer_pandas\nprint(defer_pandas.install())"
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        env={"PYTHONPATH": str(OPERATOR_SRC), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert proc.stdout.strip() == "False"
