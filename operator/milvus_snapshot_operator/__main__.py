@@ -14,5 +14,7 @@ limit_arenas()  # before any thread starts
 defer_pandas.install()  # before pymilvus is imported
 
 from .handlers.main import main  # noqa: E402
+from .memory import settle_gc  # noqa: E402
 
+settle_gc()  # after the imports: their objects are never garbage
 sys.exit(main())

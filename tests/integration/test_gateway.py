@@ -42,8 +42,9 @@ EXISTING = "existing_snapshot"  # created once per module on `books`
 
 @pytest.fixture(scope="module", autouse=True)
 def quiet_logs() -> None:
-    """What the operator does at startup (handlers/startup.py)."""
-    quiet_pymilvus()
+    """What the operator does at startup (handlers/startup.py) with --verbose: the tests below read the
+    demoted DEBUG records."""
+    quiet_pymilvus(debug=True)
 
 
 @pytest.fixture(scope="module")
@@ -534,6 +535,31 @@ async def test_expected_errors_leave_no_pymilvus_tracebacks(
     rpc_errors = [r for r in pymilvus_records if "RPC error" in r.getMessage()]
     assert len(rpc_errors) >= 7
     assert {r.levelno for r in rpc_errors} == {logging.DEBUG}
+
+
+async def test_without_debug_logging_pymilvus_formats_no_tracebacks(
+    gateway: PymilvusGateway, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pymilvus.decorators
+
+    formatted: list[int] = []
+    real_format_exc = pymilvus.decorators.traceback.format_exc
+    monkeypatch.setattr(
+        pymilvus.decorators.traceback, "format_exc", lambda *a, **k: formatted.append(1) or real_format_exc(*a, **k)
+    )
+    caplog.set_level(logging.INFO)
+    quiet_pymilvus(debug=False)
+    try:
+        assert await gateway.describe_snapshot("no_such_snapshot", "books", "default") is None
+        assert (await failure(gateway.create_snapshot(EXISTING, "books", "default", "", 0))).kind == (
+            ErrorKind.ALREADY_EXISTS
+        )
+        assert formatted == []
+        assert [r for r in caplog.records if r.name.startswith("pymilvus")] == []
+    finally:
+        quiet_pymilvus(debug=True)
+    assert await gateway.describe_snapshot("no_such_snapshot", "books", "default") is None
+    assert formatted  # with debug logging the failed RPC is formatted again: the probe above can fail
 
 
 # ── restore-job polling and the gateway pool ────────────────────

@@ -1,4 +1,4 @@
-"""memory.trim gives freed heap back to the OS (glibc): the reason the operator calls it after bursts."""
+"""memory: heap trimming (glibc), arena cap and GC settings of the operator process."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from milvus_snapshot_operator import memory
 
-pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc malloc only")
+glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc malloc only")
 
 
 def rss_mb() -> float:
@@ -19,6 +19,7 @@ def rss_mb() -> float:
     raise AssertionError("no VmRSS")
 
 
+@glibc_only
 def test_trim_returns_freed_heap_that_free_alone_keeps() -> None:
     # 2 KB blocks come from malloc (not pymalloc); keeping the last one pins the top of the heap, so
     # free() alone cannot shrink it: the 40 MB stay resident until trimmed.
@@ -32,5 +33,19 @@ def test_trim_returns_freed_heap_that_free_alone_keeps() -> None:
     assert pin
 
 
+@glibc_only
 def test_arena_limit_is_accepted() -> None:
     assert memory.limit_arenas(2)
+
+
+def test_settle_gc_freezes_what_exists_and_collects_the_young_less_often() -> None:
+    import gc
+
+    threshold = gc.get_threshold()
+    try:
+        memory.settle_gc()
+        assert gc.get_freeze_count() > 10_000  # this process's imports
+        assert gc.get_threshold()[0] == memory.GC_YOUNG_THRESHOLD
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
