@@ -25,7 +25,7 @@ from testbed import seed
 from testbed.cluster import Cluster
 from testbed.ports import free_ports
 from testbed.processes import REPO, MilvusServer, OperatorProcess
-from tests.e2e.conftest import NAMESPACE_GRACE, delete_namespace
+from tests.e2e.conftest import delete_namespace
 from tests.e2e.operator_fixtures import KINDS, Kube, manifest
 
 from .chart import CHART, helm, values_file
@@ -186,7 +186,7 @@ def operator_namespace(crds: Cluster, namespace: str) -> Iterator[str]:
     name = f"t-ops-{secrets.token_hex(3)}"
     crds.kubectl("create", "namespace", name)
     yield name
-    delete_namespace(crds, name, NAMESPACE_GRACE)
+    delete_namespace(crds, name)
 
 
 @pytest.fixture

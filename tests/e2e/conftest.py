@@ -25,7 +25,8 @@ from testbed.tools import find_tools, missing_report
 
 IN_CI = os.environ.get("CI") == "true"
 USE_EXISTING = os.environ.get("MSO_E2E_USE_EXISTING") == "1"
-# How long a deleted test namespace may take to disappear before the test is failed for leaking finalizers.
+# How long deleted test namespaces may take to disappear, at the end of the session, before the run is failed
+# for leaking finalizers.
 NAMESPACE_GRACE = float(os.environ.get("MSO_E2E_NAMESPACE_GRACE", "60"))
 
 
@@ -51,12 +52,16 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]
     if problem := missing_report(*required, tools=tools):
         _unavailable(problem)
     if kubeconfig and existing:
-        yield Cluster.from_kubeconfig(Path(kubeconfig), tools.kubectl)
+        cluster = Cluster.from_kubeconfig(Path(kubeconfig), tools.kubectl)
+        yield cluster
+        await_deleted_namespaces(cluster, NAMESPACE_GRACE)
         return
     cp = ControlPlane(tmp_path_factory.mktemp("controlplane"), tools=tools, controller_manager=IN_CI or None)
     cp.start()
     try:
-        yield cp.cluster()
+        cluster = cp.cluster()
+        yield cluster
+        await_deleted_namespaces(cluster, NAMESPACE_GRACE)
     finally:
         cp.stop()
 
@@ -68,7 +73,7 @@ def _namespace_name(test_name: str) -> str:
 
 @pytest.fixture
 def namespace(control_plane: Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh namespace; teardown deletes it and fails the test if it cannot finish (stuck finalizers).
+    """A fresh namespace; teardown deletes it, and the session fails if it cannot finish (stuck finalizers).
 
     Finalizers are reported, never stripped: a finalizer nobody removes is exactly the operator bug an
     e2e test must catch (see the operator section at the end of this file for the teardown order).
@@ -76,32 +81,53 @@ def namespace(control_plane: Cluster, request: pytest.FixtureRequest) -> Iterato
     name = _namespace_name(request.node.name)
     control_plane.kubectl("create", "namespace", name)
     yield name
-    delete_namespace(control_plane, name, NAMESPACE_GRACE)
+    delete_namespace(control_plane, name)
 
 
-def delete_namespace(cluster: Cluster, name: str, grace: float) -> None:
-    """Delete `name` and wait up to `grace` seconds for it to vanish; pytest.fail with the culprits if not."""
+# Namespaces deleted by tests, per API server, that the session has not yet seen disappear.
+_TERMINATING: dict[str, list[str]] = {}
+
+
+def delete_namespace(cluster: Cluster, name: str) -> None:
+    """Start deleting `name`; the session checks at its end that it is gone (await_deleted_namespaces).
+
+    The namespace controller takes ~5 s per namespace even when nothing blocks it; waiting for each one in
+    its test's teardown cost minutes per run. Our own resources are checked for stuck finalizers at once,
+    by the operator fixture, while the operator still runs.
+    """
     cluster.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
+    _TERMINATING.setdefault(cluster.server, []).append(name)
+
+
+def await_deleted_namespaces(cluster: Cluster, grace: float, names: list[str] | None = None) -> None:
+    """Wait up to `grace` seconds for every namespace the tests deleted (or just `names`); pytest.fail
+    naming the culprits (the namespace names carry the test names) if any is left."""
+    pending = _TERMINATING.setdefault(cluster.server, [])
+    names = list(pending if names is None else names)
+    pending[:] = [n for n in pending if n not in names]
     if cluster.degraded:
-        warnings.warn(f"degraded testbed (no controller-manager): namespace {name} stays Terminating", stacklevel=1)
+        warnings.warn(
+            f"degraded testbed (no controller-manager): {len(names)} namespaces stay Terminating", stacklevel=1
+        )
         return
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
+    while names and time.monotonic() < deadline:
+        listed = cluster.kubectl("get", "namespaces", "-o", "name").stdout.split()
+        names = [n for n in names if f"namespace/{n}" in listed]
+        if names:
+            time.sleep(0.5)
+    report = []
+    for name in names:
         proc = cluster.kubectl("get", "namespace", name, "-o", "json", check=False)
-        if proc.returncode and "NotFound" in proc.stderr:
-            return
-        time.sleep(0.5)
-    conditions = [
-        f"{c['type']}: {c.get('message', '')}"
-        for c in json.loads(proc.stdout or "{}").get("status", {}).get("conditions", [])
-        if c.get("status") == "True"
-    ]
-    stuck = objects_with_finalizers(cluster, name)
-    pytest.fail(
-        f"namespace {name} still exists {grace:.0f}s after deletion.\n"
-        f"objects with finalizers: {stuck or 'none'}\nnamespace conditions: {conditions}",
-        pytrace=False,
-    )
+        conditions = [
+            f"{c['type']}: {c.get('message', '')}"
+            for c in json.loads(proc.stdout or "{}").get("status", {}).get("conditions", [])
+            if c.get("status") == "True"
+        ]
+        stuck = objects_with_finalizers(cluster, name)
+        report.append(f"{name}: objects with finalizers: {stuck or 'none'}; namespace conditions: {conditions}")
+    if report:
+        pytest.fail(f"namespaces still exist {grace:.0f}s after deletion:\n" + "\n".join(report), pytrace=False)
 
 
 def objects_with_finalizers(cluster: Cluster, namespace: str) -> list[str]:

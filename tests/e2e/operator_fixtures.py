@@ -116,12 +116,12 @@ def kube(crds: Cluster, namespace: str) -> Kube:
 @pytest.fixture(scope="module")
 def shared_kube(crds: Cluster) -> Iterator[Kube]:
     """One namespace for a whole module of tests that create nothing lasting (API validation only)."""
-    from .conftest import NAMESPACE_GRACE, delete_namespace
+    from .conftest import delete_namespace
 
     name = f"t-shared-{secrets.token_hex(3)}"
     crds.kubectl("create", "namespace", name)
     yield Kube(crds, name)
-    delete_namespace(crds, name, NAMESPACE_GRACE)
+    delete_namespace(crds, name)
 
 
 @pytest.fixture
