@@ -27,7 +27,10 @@ STATE = DEMO / "state.json"
 NAMESPACE = "mso-demo"
 PORT = 19530  # the URI in examples/connection.yaml
 TOKEN = "root:Milvus"  # the demo server's root password, as in examples/connection.yaml
-KINDS = "milvusrestores.snapshot.milvus.io,milvussnapshots.snapshot.milvus.io,milvusconnections.snapshot.milvus.io"
+KINDS = ",".join(
+    f"{plural}.snapshot.milvus.io"
+    for plural in ("milvusrestores", "milvussnapshots", "milvussnapshotschedules", "milvusconnections")
+)
 COLLECTIONS = ("books", "books_restored", "books_restored_by_name")
 TIMEOUT = 240.0
 
@@ -172,6 +175,8 @@ def describe(item: dict[str, Any]) -> tuple[str, bool]:
         parts += [f"job={status['jobId']}", f"state={status.get('state')}", f"progress={status.get('progress')}%"]
     if item["kind"] == "MilvusSnapshot" and status.get("snapshotName"):
         parts += [f"milvus={status['snapshotName']}"]
+    if item["kind"] == "MilvusSnapshotSchedule" and status.get("nextScheduleTime"):
+        parts += [f"next={status['nextScheduleTime']}"]
     if item["kind"] == "MilvusConnection" and status.get("serverVersion"):
         parts += [f"server={status['serverVersion']}"]
     finished = status.get("phase") == "Completed" if item["kind"] == "MilvusRestore" else cond.startswith("Ready=True")
@@ -203,6 +208,7 @@ The demo is still running. Try:
   kubectl describe milvusrestore books-restore -n {NAMESPACE}   # status, conditions and events
   kubectl explain milvussnapshot.spec
   kubectl delete milvussnapshot books-nightly -n {NAMESPACE}    # drops books_nightly in Milvus
+  kubectl annotate --overwrite msched books-daily -n {NAMESPACE} snapshot.milvus.io/trigger="$(date +%s)"  # run now
   tail -f {DEMO.relative_to(REPO)}/operator.log
 Stop everything with: make demo-down""",
         flush=True,
