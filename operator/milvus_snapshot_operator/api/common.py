@@ -75,3 +75,8 @@ class ErrorInfo(Model):
 def rfc3339(moment: datetime.datetime) -> str:
     """RFC 3339 in UTC with a Z suffix, second precision, as Kubernetes writes timestamps."""
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_rfc3339(value: str) -> datetime.datetime:
+    """The inverse of rfc3339 (also reads offsets and fractions): an aware datetime in UTC."""
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(datetime.UTC)

@@ -11,7 +11,7 @@ import dataclasses
 import datetime
 from collections.abc import Awaitable, Callable
 
-from ..api.common import rfc3339
+from ..api.common import parse_rfc3339, rfc3339
 from ..api.restore import MilvusRestoreSpec, MilvusRestoreStatus, ResolvedSource, RestorePhase
 from ..api.snapshot import Intent
 from ..milvus.gateway import RESTORE_COMPLETED, RESTORE_FAILED, ErrorKind, MilvusError, MilvusGateway, RestoreJob
@@ -142,7 +142,7 @@ async def _start_or_adopt(
         message = f"adopted restore job {job.job_id} for {target!r} after a restart"
         return await _after_job_update(inp, status, job, [Event("Normal", "RestoreAdopted", message)])
     if await gw.collection_exists(target, db):
-        announced = datetime.datetime.fromisoformat(status.intent.time.replace("Z", "+00:00"))
+        announced = parse_rfc3339(status.intent.time)
         if inp.now - announced < JOB_APPEAR_GRACE:
             return Outcome(status, Retry.BACKOFF)  # RestoreSnapshot may still be creating the job
         rows = await _rows(gw, target, db)
@@ -170,7 +170,7 @@ async def _follow(inp: RestoreInputs, lookup: JobLookup, status: MilvusRestoreSt
     target, db = _target(status)
     job = await lookup(status.job_id, db)
     if job is None and status.start_time and not status.time_cost_ms:
-        started = datetime.datetime.fromisoformat(status.start_time.replace("Z", "+00:00"))
+        started = parse_rfc3339(status.start_time)
         if inp.now - started < JOB_APPEAR_GRACE:
             return Outcome(status, Retry.BACKOFF)  # Milvus creates the job just after RestoreSnapshot returns
     if job is None:
