@@ -84,20 +84,74 @@ async def test_secret_reads_are_cached_until_the_watch_reports_a_change() -> Non
     assert core.reads == 2
 
 
-async def test_lean_requeues_drop_the_frames_of_the_step_but_keep_the_handler_id() -> None:
+class Stopped:
+    """Kopf's DaemonStopped flag, as far as daemon_step reads it."""
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return self.value
+
+    async def wait(self) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_daemon_step_drops_the_frames_of_the_step_but_keeps_the_handler_id() -> None:
     from kopf._core.intents.registries import get_callable_id
 
     async def snapshot_daemon(**kwargs: Any) -> None:
         big_local = ["x" * 100_000]  # noqa: F841 - what the traceback must not keep alive
         raise engine.Requeue(1.5)
 
-    lean = engine.lean_requeues(snapshot_daemon)
-    assert get_callable_id(lean) == get_callable_id(snapshot_daemon)
+    step = engine.daemon_step(snapshot_daemon)
+    assert get_callable_id(step) == get_callable_id(snapshot_daemon)
     with pytest.raises(engine.Requeue) as raised:
-        await lean(body={}, patch={})
+        await step(body={}, patch={}, memo=types.SimpleNamespace(), stopped=Stopped(False))
     assert raised.value.delay == 1.5
     tb, names = raised.value.__traceback__, []
     while tb is not None:
         names.append(tb.tb_frame.f_code.co_name)
         tb = tb.tb_next
     assert "snapshot_daemon" not in names
+
+
+async def test_daemon_step_skips_the_step_of_a_stopping_daemon() -> None:
+    calls: list[str] = []
+
+    async def snapshot_daemon(**kwargs: Any) -> None:
+        calls.append("step")
+
+    step = engine.daemon_step(snapshot_daemon)
+    await step(body={}, patch={}, memo=types.SimpleNamespace(), stopped=Stopped(True))
+    assert calls == []
+    await step(body={}, patch={}, memo=types.SimpleNamespace(), stopped=Stopped(False))
+    assert calls == ["step"]
+
+
+async def test_a_change_before_the_wait_starts_still_wakes_it() -> None:
+    """The lost wakeup: a trigger annotation that lands while the next attempt catches up with its own
+    status patch must not leave the schedule asleep until its next tick."""
+    from milvus_snapshot_operator.handlers.bus import WakeupBus, key
+
+    bus = WakeupBus()
+    subscription = bus.subscribe([key("MilvusSnapshotSchedule", "ns", "nightly")])
+    bus.notify(key("MilvusSnapshotSchedule", "ns", "nightly"))  # before anyone waits
+    bus.notify(key("MilvusSnapshotSchedule", "ns", "other"))
+    await asyncio.wait_for(bus.wait(subscription, 3600), timeout=10)
+    assert subscription.is_set()
+    assert bus._waiters == {}  # unsubscribed once waited
+
+
+async def test_a_subscription_nobody_waits_for_goes_with_its_daemon() -> None:
+    import gc
+
+    from milvus_snapshot_operator.handlers.bus import WakeupBus
+
+    bus = WakeupBus()
+    kept = bus.subscribe(["Secret/ns/creds"])
+    bus.subscribe(["Secret/ns/creds", "MilvusConnection/ns/milvus"])  # its memo is gone (resource deleted)
+    gc.collect()
+    bus.notify("MilvusConnection/ns/milvus")
+    assert list(bus._waiters) == ["Secret/ns/creds"]
+    assert list(bus._waiters["Secret/ns/creds"]) == [kept]

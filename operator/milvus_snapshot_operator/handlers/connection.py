@@ -19,7 +19,7 @@ from .runtime import Runtime
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=30)
-@engine.lean_requeues
+@engine.daemon_step
 async def connection_daemon(
     body: Any,
     spec: Any,
@@ -29,12 +29,8 @@ async def connection_daemon(
     meta: Any,
     patch: Any,
     memo: Any,
-    stopped: Any,
     **kwargs: Any,
 ) -> None:
-    await engine.pending_wait(memo, stopped, body)
-    if stopped:
-        return
     runtime: Runtime = memo.runtime
     model = parse(MilvusConnectionSpec, spec)
     inputs = ConnectionInputs(

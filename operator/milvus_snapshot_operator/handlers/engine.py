@@ -30,17 +30,22 @@ class Requeue(kopf.TemporaryError):
         super().__init__(f"{_REQUEUE_MARK}{delay:.1f}s", delay=delay)
 
 
-def lean_requeues(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-    """Re-raise a daemon's Requeue without the frames of the step that raised it.
+def daemon_step(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """What every daemon attempt shares around its step.
 
-    Kopf holds a daemon attempt's outcome, exception and traceback included, until the next attempt
-    returns, and a Ready resource's next attempt waits for minutes. The traceback would keep that step's
-    locals (parsed spec and status, inputs, outcome: ~10 KB per resource) alive all that time.
-    `functools.wraps` keeps the handler id (Kopf follows `__wrapped__`), so stored progress still matches.
+    Before it: finish what the previous attempt asked for (our own status patch to show in the body, then
+    its interruptible wait), and skip the step if the daemon is stopping. After it: re-raise a Requeue
+    without the step's frames: Kopf holds an attempt's outcome, traceback included, until the next attempt
+    returns, and a Ready resource's next attempt waits for minutes, which would keep that step's locals
+    (parsed spec and status, inputs, outcome: ~10 KB per resource) alive. `functools.wraps` keeps the
+    handler id (Kopf follows `__wrapped__`), so stored progress still matches.
     """
 
     @functools.wraps(fn)
     async def daemon(**kwargs: Any) -> None:
+        await pending_wait(kwargs["memo"], kwargs["stopped"], kwargs["body"])
+        if kwargs["stopped"]:
+            return
         try:
             await fn(**kwargs)
         except Requeue as exc:
@@ -110,9 +115,16 @@ async def pending_wait(memo: Any, stopped: Any, body: Any = None) -> None:
     pending = getattr(memo, "pending_wait", None)
     if pending:
         memo.pending_wait = None
-        keys, timeout = pending
+        subscription, timeout = pending
         runtime: Runtime = memo.runtime
-        await runtime.bus.wait(keys, timeout, stop=stopped.wait())
+        await runtime.bus.wait(subscription, timeout, stop=stopped.wait())
+
+
+def wait_next(memo: Any, keys: list[str], timeout: float) -> None:
+    """Ask the next attempt to wait up to `timeout` for a change of `keys` first; changes from now on
+    count, including those that arrive before the next attempt starts waiting."""
+    runtime: Runtime = memo.runtime
+    memo.pending_wait = (runtime.bus.subscribe(keys), timeout)
 
 
 def apply(outcome: Outcome[Any], body: Any, patch: Any, memo: Any = None) -> bool:
@@ -153,6 +165,6 @@ def settle(
         timeout = runtime.delay(outcome.retry, 0)
         if outcome.retry == Retry.DRIFT and wait_seconds is not None:
             timeout = wait_seconds
-        memo.pending_wait = (keys, timeout)
+        wait_next(memo, keys, timeout)
         raise Requeue(0)
     raise Requeue(runtime.delay(outcome.retry, memo.failures))

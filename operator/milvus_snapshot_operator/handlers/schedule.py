@@ -13,6 +13,7 @@ import kopf
 from kubernetes.client.exceptions import ApiException
 
 from ..api import GROUP, VERSION
+from ..api.common import parse_rfc3339
 from ..api.schedule import KIND, PLURAL, MilvusSnapshotScheduleSpec, MilvusSnapshotScheduleStatus
 from ..reconcile.outcome import Event, Outcome, Retry
 from ..reconcile.retention import Child
@@ -27,7 +28,7 @@ WAKE_MARGIN_SECONDS = 0.05  # wake just after a tick, never just before it
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=30)
-@engine.lean_requeues
+@engine.daemon_step
 async def schedule_daemon(
     body: Any,
     spec: Any,
@@ -37,12 +38,8 @@ async def schedule_daemon(
     meta: Any,
     patch: Any,
     memo: Any,
-    stopped: Any,
     **kwargs: Any,
 ) -> None:
-    await engine.pending_wait(memo, stopped, body)
-    if stopped:
-        return
     runtime: Runtime = memo.runtime
     clock = now()
     inputs = ScheduleInputs(
@@ -52,7 +49,7 @@ async def schedule_daemon(
         spec=parse(MilvusSnapshotScheduleSpec, spec),
         status=parse(MilvusSnapshotScheduleStatus, status),
         now=clock,
-        created_at=_time(meta.get("creationTimestamp")),
+        created_at=parse_rfc3339(meta["creationTimestamp"]) if meta.get("creationTimestamp") else None,
         labels=dict(meta.get("labels") or {}),
         trigger=(meta.get("annotations") or {}).get(TRIGGER_ANNOTATION),
         children=[_child(entry) for entry in kwargs["schedule_children"].get((namespace, name), ())],
@@ -82,23 +79,17 @@ async def schedule_daemon(
     timeout = IDLE_SECONDS
     if plan.wake_at is not None:
         timeout = min(max((plan.wake_at - clock).total_seconds(), 0.0) + WAKE_MARGIN_SECONDS, IDLE_SECONDS)
-    memo.pending_wait = ([key(KIND, namespace, name)], timeout)
+    engine.wait_next(memo, [key(KIND, namespace, name)], timeout)
     raise engine.Requeue(0)
 
 
 def _child(entry: Any) -> Child:
     return Child(
         name=entry["name"],
-        time=_time(entry["time"]) or datetime.datetime.min.replace(tzinfo=datetime.UTC),
+        time=parse_rfc3339(entry["time"]) if entry["time"] else datetime.datetime.min.replace(tzinfo=datetime.UTC),
         phase=entry["phase"],
         keep=entry["keep"],
         deleting=entry["deleting"],
         trigger=entry["trigger"],
         message=entry["message"],
     )
-
-
-def _time(value: Any) -> datetime.datetime | None:
-    if not value:
-        return None
-    return datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(datetime.UTC)

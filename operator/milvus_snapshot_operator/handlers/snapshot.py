@@ -16,7 +16,7 @@ from .runtime import Runtime
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=30)
-@engine.lean_requeues
+@engine.daemon_step
 async def snapshot_daemon(
     body: Any,
     spec: Any,
@@ -26,12 +26,8 @@ async def snapshot_daemon(
     meta: Any,
     patch: Any,
     memo: Any,
-    stopped: Any,
     **kwargs: Any,
 ) -> None:
-    await engine.pending_wait(memo, stopped, body)
-    if stopped:
-        return
     runtime: Runtime = memo.runtime
     model = parse(MilvusSnapshotSpec, spec)
     current = parse(MilvusSnapshotStatus, status)
