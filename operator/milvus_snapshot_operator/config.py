@@ -20,6 +20,13 @@ class OperatorConfig(BaseModel):
     dependency_wait_seconds: float = Field(
         default=30.0, gt=0, description="Longest wait for a missing reference before re-checking anyway."
     )
+    allowed_endpoints: str = Field(
+        default="",
+        description=(
+            "Comma-separated host patterns (shell-style, optional :port) and CIDRs the operator may connect "
+            "to; empty allows every endpoint."
+        ),
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> OperatorConfig:

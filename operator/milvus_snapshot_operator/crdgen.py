@@ -12,7 +12,7 @@ import argparse
 import dataclasses
 import pathlib
 import sys
-from typing import Any
+from typing import Any  # JSON Schema documents below: arbitrarily nested JSON, read and rewritten by key
 
 import yaml
 from pydantic import BaseModel
@@ -28,12 +28,12 @@ class Kind:
     spec: type[BaseModel]
     status: type[BaseModel]
     description: str
-    columns: tuple[dict[str, Any], ...]
-    validations: tuple[dict[str, Any], ...] = ()  # CEL rules on the whole object (e.g. metadata.name)
+    columns: tuple[dict[str, str | int], ...]
+    validations: tuple[dict[str, str], ...] = ()  # CEL rules on the whole object (e.g. metadata.name)
 
 
 READY = '.status.conditions[?(@.type=="Ready")]'
-AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+AGE: dict[str, str | int] = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
 
 KINDS: tuple[Kind, ...] = (
     Kind(
@@ -203,7 +203,7 @@ def crd(kind: Kind) -> dict[str, Any]:
 class _Dumper(yaml.SafeDumper):
     """Plain YAML without anchors: kubectl and humans read these files."""
 
-    def ignore_aliases(self, data: Any) -> bool:
+    def ignore_aliases(self, data: object) -> bool:
         return True
 
 

@@ -29,22 +29,45 @@ class FakeMilvus:
     errors: dict[str, list[MilvusError]] = dataclasses.field(default_factory=dict)
     crash_after: int | None = None  # crash after this many side-effecting calls
     side_effects: int = 0
+    clock_ms: int = 1_795_608_000_000  # 2026-11-25T12:00:00Z, the unit tests' NOW: restore jobs start then
+    lost_replies: Counter[str] = dataclasses.field(default_factory=Counter)  # method -> calls whose reply is lost
+    on_call: dict[str, list[object]] = dataclasses.field(default_factory=dict)  # method -> hooks run on entry
     _ids: itertools.count[int] = dataclasses.field(default_factory=lambda: itertools.count(1000))
 
     def fail(self, method: str, *errors: MilvusError) -> None:
         self.errors.setdefault(method, []).extend(errors)
 
+    def lose_reply(self, method: str, times: int = 1) -> None:
+        """The next `times` calls take effect, but the caller sees UNAVAILABLE (the reply was lost)."""
+        self.lost_replies[method] += times
+
+    def before(self, method: str, hook: object) -> None:
+        """Run `hook()` (e.g. someone else's create) when `method` is next called, before it acts."""
+        self.on_call.setdefault(method, []).append(hook)
+
     def _enter(self, method: str) -> None:
         self.calls[method] += 1
+        hooks = self.on_call.pop(method, [])
+        for hook in hooks:
+            hook()  # type: ignore[operator]
         queued = self.errors.get(method)
         if queued:
             raise queued.pop(0)
 
-    def _effect(self) -> None:
+    def _effect(self, method: str = "") -> None:
         self.side_effects += 1
         if self.crash_after is not None and self.side_effects >= self.crash_after:
             self.crash_after = None
             raise Crash()
+        if self.lost_replies[method] > 0:
+            self.lost_replies[method] -= 1
+            raise MilvusError(ErrorKind.UNAVAILABLE, f"{method}: reply lost (UNAVAILABLE)")
+
+    def put_snapshot(self, name: str, collection: str, db: str = "default", description: str = "", ts: int = 1) -> None:
+        """A snapshot someone else made (not through the gateway: no call counted)."""
+        self.snapshots[(db, collection, name)] = SnapshotInfo(
+            name, description, collection, ("_default",), (1_700_000_000_000 + ts) << 18, f"snapshots/9/{name}.json"
+        )
 
     def _collection(self, collection: str, db: str) -> None:
         if (db, collection) not in self.collections:
@@ -63,7 +86,7 @@ class FakeMilvus:
     async def flush(self, collection: str, db: str) -> None:
         self._enter("flush")
         self._collection(collection, db)
-        self._effect()
+        self._effect("flush")
 
     async def collection_exists(self, collection: str, db: str) -> bool:
         self._enter("collection_exists")
@@ -84,7 +107,7 @@ class FakeMilvus:
         self.snapshots[(db, collection, name)] = SnapshotInfo(
             name, description, collection, ("_default",), 1_700_000_000_000 << 18, f"snapshots/1/metadata/{name}.json"
         )
-        self._effect()
+        self._effect("create_snapshot")
 
     async def describe_snapshot(self, name: str, collection: str, db: str) -> SnapshotInfo | None:
         self._enter("describe_snapshot")
@@ -102,12 +125,20 @@ class FakeMilvus:
         if self.pins[(db, collection, name)]:
             raise MilvusError(ErrorKind.PINNED, f"snapshot {name}: 1 active pins, unpin before dropping", 65535)
         self.snapshots.pop((db, collection, name), None)
-        self._effect()
+        self._effect("drop_snapshot")
 
     async def restore_snapshot(
         self, name: str, source_collection: str, source_db: str, target_collection: str, target_db: str
     ) -> int:
         self._enter("restore_snapshot")
+        job_id = self.start_restore(name, source_collection, source_db, target_collection, target_db)
+        self._effect("restore_snapshot")
+        return job_id
+
+    def start_restore(
+        self, name: str, source_collection: str, source_db: str, target_collection: str, target_db: str
+    ) -> int:
+        """What RestoreSnapshot does in Milvus (also usable as someone else's call, or a re-sent one)."""
         self._collection(source_collection, source_db)
         if (source_db, source_collection, name) not in self.snapshots:
             raise MilvusError(ErrorKind.NOT_FOUND, f"snapshot not found[snapshot={name}]", 65535)
@@ -116,10 +147,9 @@ class FakeMilvus:
         self.collections[(target_db, target_collection)] = 0
         job_id = next(self._ids)
         self.jobs[job_id] = RestoreJob(
-            job_id, name, target_db, target_collection, "RestoreSnapshotPending", 0, "", 1, 0
+            job_id, name, target_db, target_collection, "RestoreSnapshotPending", 0, "", self.clock_ms, 0
         )
         self.pins[(source_db, source_collection, name)] += 1
-        self._effect()
         return job_id
 
     async def restore_state(self, job_id: int) -> RestoreJob | None:
@@ -138,7 +168,7 @@ class FakeMilvus:
             state=state,
             progress=progress,
             reason=reason,
-            start_time_ms=1_700_000_000_000,
+            start_time_ms=job.start_time_ms,
             time_cost_ms=1500 if state.endswith(("Completed", "Failed")) else 0,
         )
         if state.endswith(("Completed", "Failed")):

@@ -6,11 +6,15 @@ import asyncio
 import types
 from typing import Any
 
+import kopf
 import pytest
+from kopf._cogs.aiokits.aioenums import AsyncFlagWaiter, FlagSetter
 
 from milvus_snapshot_operator.handlers import engine
+from milvus_snapshot_operator.handlers.bus import WakeupBus
 from milvus_snapshot_operator.handlers.engine import contains, merge_patch
 from milvus_snapshot_operator.handlers.kube import KubeReader
+from milvus_snapshot_operator.handlers.state import ResourceState, state_of
 from milvus_snapshot_operator.milvus.jobcache import RestoreJobCache
 
 from .fakes import FakeMilvus
@@ -43,7 +47,7 @@ def test_contains_ignores_extra_fields_but_not_different_values() -> None:
 
 
 async def test_catch_up_waits_for_the_live_body_to_show_our_patch() -> None:
-    memo = types.SimpleNamespace(expected_status={"phase": "Creating", "intent": {"time": "t"}})
+    state = ResourceState(expected_status={"phase": "Creating", "intent": {"time": "t"}})
     body: dict[str, Any] = {"status": {}}
 
     async def watch_delivers() -> None:
@@ -51,16 +55,16 @@ async def test_catch_up_waits_for_the_live_body_to_show_our_patch() -> None:
         body["status"] = {"phase": "Creating", "intent": {"time": "t"}, "observedGeneration": 1}
 
     delivery = asyncio.create_task(watch_delivers())
-    await engine.catch_up(memo, body, stopped=False)
-    assert body["status"]["phase"] == "Creating" and memo.expected_status is None
+    await engine.catch_up(state, body, stopped=False)
+    assert body["status"]["phase"] == "Creating" and state.expected_status is None
     await delivery
 
 
 async def test_catch_up_gives_up_after_its_deadline(monkeypatch: Any) -> None:
     monkeypatch.setattr(engine, "CATCH_UP_SECONDS", 0.05)
-    memo = types.SimpleNamespace(expected_status={"phase": "Ready"})
-    await engine.catch_up(memo, {"status": {"phase": "Creating"}}, stopped=False)  # returns, does not hang
-    assert memo.expected_status is None
+    state = ResourceState(expected_status={"phase": "Ready"})
+    await engine.catch_up(state, {"status": {"phase": "Creating"}}, stopped=False)  # returns, does not hang
+    assert state.expected_status is None
 
 
 class _Core:
@@ -72,29 +76,49 @@ class _Core:
         return types.SimpleNamespace(data={"token": "cm9vdDpNaWx2dXM="})
 
 
-async def test_secret_reads_are_cached_until_the_watch_reports_a_change() -> None:
-    reader = KubeReader.__new__(KubeReader)
+def reader() -> tuple[KubeReader, _Core]:
+    kube = KubeReader.__new__(KubeReader)
     core = _Core()
-    reader._core, reader._secrets, reader._secret_versions = core, {}, {}
-    assert await reader.secret_data("ns", "creds") == {"token": b"root:Milvus"}
-    assert await reader.secret_data("ns", "creds") == {"token": b"root:Milvus"}
+    kube._core, kube._secrets, kube._versions = core, {}, {}  # type: ignore[assignment]
+    return kube, core
+
+
+async def test_watched_secret_reads_are_cached_until_the_watch_reports_a_change() -> None:
+    kube, core = reader()
+    kube.watching("ns", "creds", True)
+    assert await kube.secret_data("ns", "creds") == {"token": b"root:Milvus"}
+    assert await kube.secret_data("ns", "creds") == {"token": b"root:Milvus"}
     assert core.reads == 1
-    reader.forget_secret("ns", "creds")
-    await reader.secret_data("ns", "creds")
+    kube.forget_secret("ns", "creds")
+    await kube.secret_data("ns", "creds")
     assert core.reads == 2
 
 
-class Stopped:
-    """Kopf's DaemonStopped flag, as far as daemon_step reads it."""
+async def test_unwatched_secrets_are_never_cached_and_leave_nothing_behind() -> None:
+    """The old cache kept a version for every Secret the watch ever saw, referenced or not."""
+    kube, core = reader()
+    for i in range(100):
+        kube.forget_secret("other", f"s{i}")  # what a cluster-wide Secret watch used to do
+        await kube.secret_data("ns", "creds")
+    assert core.reads == 100 and kube._secrets == {} and kube._versions == {}
+    kube.watching("ns", "creds", True)
+    await kube.secret_data("ns", "creds")
+    kube.watching("ns", "creds", False)  # no connection references it any more
+    assert kube._secrets == {} and kube._versions == {}
 
-    def __init__(self, value: bool) -> None:
-        self.value = value
 
-    def __bool__(self) -> bool:
-        return self.value
+def memo() -> kopf.Memo:
+    runtime = types.SimpleNamespace(bus=WakeupBus())
+    found = kopf.Memo()
+    found["runtime"] = runtime
+    return found
 
-    async def wait(self) -> None:
-        await asyncio.Event().wait()
+
+def stopped(value: bool) -> kopf.DaemonStopped:
+    setter: FlagSetter[Any] = FlagSetter()
+    if value:
+        setter.set()
+    return AsyncFlagWaiter(setter)
 
 
 async def test_daemon_step_drops_the_frames_of_the_step_but_keeps_the_handler_id() -> None:
@@ -107,7 +131,7 @@ async def test_daemon_step_drops_the_frames_of_the_step_but_keeps_the_handler_id
     step = engine.daemon_step(snapshot_daemon)
     assert get_callable_id(step) == get_callable_id(snapshot_daemon)
     with pytest.raises(engine.Requeue) as raised:
-        await step(body={}, patch={}, memo=types.SimpleNamespace(), stopped=Stopped(False))
+        await step(body={}, patch={}, memo=memo(), stopped=stopped(False))
     assert raised.value.delay == 1.5
     tb, names = raised.value.__traceback__, []
     while tb is not None:
@@ -123,10 +147,31 @@ async def test_daemon_step_skips_the_step_of_a_stopping_daemon() -> None:
         calls.append("step")
 
     step = engine.daemon_step(snapshot_daemon)
-    await step(body={}, patch={}, memo=types.SimpleNamespace(), stopped=Stopped(True))
+    await step(body={}, patch={}, memo=memo(), stopped=stopped(True))
     assert calls == []
-    await step(body={}, patch={}, memo=types.SimpleNamespace(), stopped=Stopped(False))
+    await step(body={}, patch={}, memo=memo(), stopped=stopped(False))
     assert calls == ["step"]
+
+
+async def test_the_finalizer_waits_for_a_step_in_flight() -> None:
+    """Deleted while the create call is in flight: the finalizer runs after the step, never beside it, so it
+    sees what the step did (and drops it) instead of finding nothing and leaving an orphan."""
+    shared = memo()
+    order: list[str] = []
+    in_call = asyncio.Event()
+
+    async def snapshot_daemon(**kwargs: Any) -> None:
+        in_call.set()
+        await asyncio.sleep(0.2)  # the create call
+        order.append("create landed")
+
+    async def finalizer() -> None:
+        await in_call.wait()
+        async with state_of(shared).lock:
+            order.append("finalizer")
+
+    await asyncio.gather(engine.daemon_step(snapshot_daemon)(body={}, memo=shared, stopped=stopped(False)), finalizer())
+    assert order == ["create landed", "finalizer"]
 
 
 async def test_a_change_before_the_wait_starts_still_wakes_it() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from pymilvus.exceptions import MilvusException, ParamError
+from pymilvus.exceptions import ConnectionConfigException, MilvusException, ParamError
 
 from milvus_snapshot_operator.milvus.errors import classify
 from milvus_snapshot_operator.milvus.gateway import ErrorKind
@@ -45,6 +45,14 @@ class FakeRpcError(grpc.RpcError):
         (FakeRpcError(grpc.StatusCode.UNIMPLEMENTED, "Method not found"), ErrorKind.UNSUPPORTED),
         (FakeRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline"), ErrorKind.UNAVAILABLE),
         (TimeoutError("slow"), ErrorKind.UNAVAILABLE),
+        # A bug (ours or a library's) is reported as one, not disguised as Milvus being unavailable forever.
+        (TypeError("'NoneType' object is not subscriptable"), ErrorKind.INTERNAL),
+        (KeyError("row_count"), ErrorKind.INTERNAL),
+        (ConnectionConfigException(message="uri: grpc://h is illegal"), ErrorKind.INVALID_ENDPOINT),
+        (
+            FakeRpcError(grpc.StatusCode.UNAVAILABLE, "Ssl handshake failed: SSL_ERROR_SSL: CERTIFICATE_VERIFY_FAILED"),
+            ErrorKind.TLS,
+        ),
     ],
 )
 def test_classification(exc: BaseException, kind: ErrorKind) -> None:

@@ -1,4 +1,5 @@
-"""The MilvusConnection probe, table-driven: each failure maps to a documented Ready reason and a retry."""
+"""The MilvusConnection probe, table-driven: each failure maps to a documented Ready reason and a retry; a spec
+that cannot be used (bad URI, TLS downgrade, endpoint not allowed) is Stalled until it changes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from milvus_snapshot_operator.api.connection import MilvusConnectionStatus
 from milvus_snapshot_operator.milvus.gateway import ErrorKind, MilvusError
 from milvus_snapshot_operator.reconcile.connection import ConnectionInputs, probe_connection
 from milvus_snapshot_operator.reconcile.outcome import Retry
-from milvus_snapshot_operator.reconcile.snapshot import Blocked
+from milvus_snapshot_operator.reconcile.refs import Blocked, Connected, Invalid, Missing
 
 from .fakes import FakeMilvus
 
@@ -22,10 +23,15 @@ def ready(status: MilvusConnectionStatus) -> tuple[str, str]:
     return str(cond.status), cond.reason
 
 
+def connected(milvus: FakeMilvus) -> Connected:
+    return Connected(milvus, "default", "m:19530")
+
+
 async def test_connected() -> None:
-    out = await probe_connection(ConnectionInputs(1, MilvusConnectionStatus(), NOW, "http://m:19530", FakeMilvus()))
+    out = await probe_connection(ConnectionInputs(1, MilvusConnectionStatus(), NOW, connected(FakeMilvus())))
     assert ready(out.status) == ("True", "Connected") and out.retry == Retry.DRIFT
     assert out.status.server_version == "v3.0.2" and out.status.last_probe_time == "2026-11-25T12:00:00Z"
+    assert out.status.endpoint == "m:19530"
 
 
 @pytest.mark.parametrize(
@@ -35,22 +41,36 @@ async def test_connected() -> None:
         (ErrorKind.PERMISSION, "PermissionDenied", Retry.SLOW),
         (ErrorKind.UNSUPPORTED, "SnapshotsUnsupported", Retry.SLOW),
         (ErrorKind.DATABASE_NOT_FOUND, "DatabaseNotFound", Retry.SLOW),
+        (ErrorKind.TLS, "TLSHandshakeFailed", Retry.SLOW),
+        (ErrorKind.TLS_REQUIRED, "TLSRequired", Retry.SLOW),
         (ErrorKind.UNAVAILABLE, "Unreachable", Retry.BACKOFF),
+        (ErrorKind.INTERNAL, "InternalError", Retry.BACKOFF),
     ],
 )
 async def test_probe_failures(kind: ErrorKind, reason: str, retry: Retry) -> None:
     milvus = FakeMilvus()
     milvus.fail("check_snapshot_support", *[MilvusError(kind, "told by milvus", 800)] * 2)
-    out = await probe_connection(ConnectionInputs(2, MilvusConnectionStatus(), NOW, "http://m:19530", milvus))
+    out = await probe_connection(ConnectionInputs(2, MilvusConnectionStatus(), NOW, connected(milvus)))
     assert ready(out.status) == ("False", reason) and out.retry == retry
     assert [(e.type, e.reason, e.message) for e in out.events] == [("Warning", reason, "told by milvus")]
     # The same failure again: no second event (events mark transitions, not every probe).
-    again = await probe_connection(ConnectionInputs(2, out.status, NOW, "http://m:19530", milvus))
+    again = await probe_connection(ConnectionInputs(2, out.status, NOW, connected(milvus)))
     assert again.events == []
 
 
 async def test_blocked_waits_for_the_dependency() -> None:
-    blocked = Blocked("SecretNotFound", "Secret 'creds' not found", "Secret/ns/creds")
-    out = await probe_connection(ConnectionInputs(1, MilvusConnectionStatus(), NOW, None, None, blocked))
+    blocked = Blocked(Missing.SECRET, "SecretNotFound", "Secret 'creds' not found", "Secret/ns/creds")
+    out = await probe_connection(ConnectionInputs(1, MilvusConnectionStatus(), NOW, blocked))
     assert ready(out.status) == ("False", "SecretNotFound") and out.retry == Retry.DEPENDENCY
     assert out.dependency == "Secret/ns/creds"
+
+
+@pytest.mark.parametrize("reason", ["InvalidURI", "InvalidTLSConfig", "EndpointNotAllowed"])
+async def test_an_unusable_spec_is_stalled_until_it_changes(reason: str) -> None:
+    out = await probe_connection(ConnectionInputs(3, MilvusConnectionStatus(), NOW, Invalid(reason, "spec.uri: bad")))
+    conditions = {c.type: (c.status, c.reason) for c in out.status.conditions}
+    assert conditions == {"Ready": ("False", reason), "Stalled": ("True", reason)}
+    assert out.retry == Retry.DEPENDENCY  # the daemon stays, waiting for a spec change; no traceback loop
+    assert [e.reason for e in out.events] == [reason]
+    again = await probe_connection(ConnectionInputs(3, out.status, NOW, Invalid(reason, "spec.uri: bad")))
+    assert again.events == []

@@ -1,4 +1,5 @@
-"""MilvusRestore state machine: start, adopt after crashes, follow, expire, never run twice."""
+"""MilvusRestore state machine: start, adopt after crashes and lost replies, follow, expire, never run twice,
+never adopt another restore's job."""
 
 from __future__ import annotations
 
@@ -9,8 +10,13 @@ import pytest
 from milvus_snapshot_operator.api.restore import MilvusRestoreSpec, MilvusRestoreStatus, ResolvedSource
 from milvus_snapshot_operator.milvus.gateway import ErrorKind, MilvusError, RestoreJob
 from milvus_snapshot_operator.reconcile.outcome import Outcome, Retry
-from milvus_snapshot_operator.reconcile.restore import RestoreInputs, SourceFailed, reconcile_restore
-from milvus_snapshot_operator.reconcile.snapshot import Blocked
+from milvus_snapshot_operator.reconcile.refs import Blocked, Connected, Missing, SourceFailed
+from milvus_snapshot_operator.reconcile.restore import (
+    JOB_APPEAR_GRACE,
+    RestoreInputs,
+    RestoreRefs,
+    reconcile_restore,
+)
 
 from .fakes import Crash, FakeMilvus
 
@@ -27,23 +33,33 @@ def conditions(status: MilvusRestoreStatus) -> dict[str, tuple[str, str]]:
 
 @pytest.fixture
 async def milvus() -> FakeMilvus:
-    fake = FakeMilvus(collections={("default", "books"): 200})
+    fake = FakeMilvus(collections={("default", "books"): 200, ("default", "papers"): 50})
     await fake.create_snapshot("nightly_1", "books", "default", "", 0)
     fake.side_effects = 0
     fake.calls.clear()
     return fake
 
 
-async def step(milvus: FakeMilvus, status: MilvusRestoreStatus, now: datetime.datetime = NOW, **kw: object):
+def refs(milvus: FakeMilvus, claimed: frozenset[int] = frozenset()) -> RestoreRefs:
     async def lookup(job_id: int, db: str) -> RestoreJob | None:
         jobs = {j.job_id: j for j in await milvus.list_restore_jobs(db)}
         return jobs.get(job_id) or await milvus.restore_state(job_id)
 
-    inputs = RestoreInputs(
-        generation=1, spec=SPEC, status=status, now=now, source=SOURCE, gateway=milvus, job_lookup=lookup
+    return RestoreRefs(
+        source=SOURCE,
+        connected=Connected(milvus, "default", "127.0.0.1:19530"),
+        job_lookup=lookup,
+        claimed_jobs=claimed,
     )
-    for name, value in kw.items():
-        setattr(inputs, name, value)
+
+
+async def step(
+    milvus: FakeMilvus,
+    status: MilvusRestoreStatus,
+    now: datetime.datetime = NOW,
+    given: RestoreRefs | Blocked | SourceFailed | None = None,
+) -> Outcome[MilvusRestoreStatus]:
+    inputs = RestoreInputs(generation=1, spec=SPEC, status=status, now=now, refs=given or refs(milvus))
     return await reconcile_restore(inputs)
 
 
@@ -79,7 +95,7 @@ async def test_start_follow_complete(milvus: FakeMilvus) -> None:
     done = await step(milvus, running.status)
     assert done.retry is None and done.status.phase == "Completed"
     assert done.status.time_cost_ms == 1500 and done.status.target_row_count == 200
-    assert done.status.completion_time == "2023-11-14T22:13:21Z"
+    assert done.status.completion_time == "2026-11-25T12:00:01Z"  # Milvus start_time + time_cost
     assert conditions(done.status) == {"Ready": ("True", "RestoreCompleted")}
     assert [e.reason for e in done.events] == ["RestoreCompleted"]
     assert milvus.calls["restore_snapshot"] == 1
@@ -188,19 +204,92 @@ async def test_snapshot_dropped_after_intent_fails_with_verbatim_message(milvus:
     assert out.status.error is not None and out.status.error.message == "snapshot not found[snapshot=nightly_1]"
 
 
-async def test_waits_for_source_snapshot(milvus: FakeMilvus) -> None:
+async def test_waits_for_source_snapshot_and_persists_nothing_derived(milvus: FakeMilvus) -> None:
     waiting = Blocked(
-        "SourceSnapshotNotReady", "waiting for MilvusSnapshot 'nightly-1' (Creating)", "MilvusSnapshot/ns/nightly-1"
+        Missing.SNAPSHOT,
+        "SourceSnapshotNotReady",
+        "waiting for MilvusSnapshot 'nightly-1' (Creating)",
+        "MilvusSnapshot/ns/nightly-1",
     )
-    out = await step(milvus, MilvusRestoreStatus(), waiting=waiting)
+    out = await step(milvus, MilvusRestoreStatus(), given=waiting)
     assert out.retry == Retry.DEPENDENCY and out.status.phase == "WaitingForSnapshot"
     assert out.dependency == "MilvusSnapshot/ns/nightly-1"
+    assert out.status.source is None and out.status.target_db_name is None
     assert milvus.calls.total() == 0
 
 
+async def test_missing_connection_is_pending_not_waiting_for_snapshot(milvus: FakeMilvus) -> None:
+    blocked = Blocked(Missing.CONNECTION, "ConnectionNotFound", "MilvusConnection 'm' not found", "k")
+    out = await step(milvus, MilvusRestoreStatus(), given=blocked)
+    assert out.status.phase == "Pending" and out.status.target_db_name is None
+
+
 async def test_source_failed_fails_restore(milvus: FakeMilvus) -> None:
-    out = await step(
-        milvus, MilvusRestoreStatus(), source_failed=SourceFailed("source MilvusSnapshot 'x' failed: boom")
-    )
+    out = await step(milvus, MilvusRestoreStatus(), given=SourceFailed("source MilvusSnapshot 'x' failed: boom"))
     assert out.retry is None and out.status.phase == "Failed"
     assert conditions(out.status)["Stalled"] == ("True", "SourceSnapshotFailed")
+
+
+# ---- the call's outcome unknown: lost replies, re-sent calls, slow synchronous phases -------------------
+
+
+async def test_lost_reply_of_restore_snapshot_adopts_the_job(milvus: FakeMilvus) -> None:
+    announced = (await step(milvus, MilvusRestoreStatus())).status
+    milvus.lose_reply("restore_snapshot")
+    lost = await step(milvus, announced)
+    assert lost.retry == Retry.BACKOFF and lost.status.intent is not None and lost.status.intent.attempt_time
+    status, outcomes = await until_polling(milvus, lost.status)
+    assert status.job_id == next(iter(milvus.jobs)) and len(milvus.jobs) == 1
+    assert milvus.calls["restore_snapshot"] == 1
+    assert "RestoreAdopted" in [e.reason for o in outcomes for e in o.events]
+
+
+async def test_pymilvus_resending_restore_snapshot_is_not_a_failure(milvus: FakeMilvus) -> None:
+    """pymilvus re-sends RestoreSnapshot on UNAVAILABLE: the first send started the job, the second gets
+    "duplicate collection". That is no verdict: the jobs are listed again and the running one adopted."""
+    announced = (await step(milvus, MilvusRestoreStatus())).status
+    milvus.before(
+        "restore_snapshot", lambda: milvus.start_restore("nightly_1", "books", "default", "books_restored", "default")
+    )
+    resent = await step(milvus, announced)
+    assert resent.status.phase == "Restoring" and resent.retry == Retry.BACKOFF
+    status, _ = await until_polling(milvus, resent.status)
+    assert status.phase == "Restoring" and status.job_id == next(iter(milvus.jobs)) and len(milvus.jobs) == 1
+
+
+async def test_a_slow_synchronous_restore_is_not_reported_expired(milvus: FakeMilvus) -> None:
+    """RestoreSnapshot outlived its client-side timeout: Milvus created the target and will create the job.
+    The grace counts from that call, not from the intent recorded long before it."""
+    announced = (await step(milvus, MilvusRestoreStatus())).status
+    later = NOW + datetime.timedelta(minutes=5)  # e.g. the connection was down since the intent
+    milvus.fail("restore_snapshot", MilvusError(ErrorKind.UNAVAILABLE, "DEADLINE_EXCEEDED"))
+    timed_out = await step(milvus, announced, now=later)
+    milvus.collections[("default", "books_restored")] = 0  # the server is still in its synchronous phase
+    soon = await step(milvus, timed_out.status, now=later + datetime.timedelta(seconds=5))
+    assert soon.retry == Retry.BACKOFF and soon.status.phase == "Restoring"
+    expired = await step(milvus, timed_out.status, now=later + JOB_APPEAR_GRACE)
+    assert expired.status.phase == "Failed" and conditions(expired.status)["Stalled"][1] == "RestoreJobExpired"
+
+
+# ---- never another restore's job ---------------------------------------------------------------------
+
+
+async def test_a_job_that_started_before_our_intent_is_never_adopted(milvus: FakeMilvus) -> None:
+    """A same-named snapshot of another collection restored into our target earlier (its target since
+    dropped): Milvus's job records carry no source collection, but that job predates our intent."""
+    await milvus.create_snapshot("nightly_1", "papers", "default", "", 0)
+    milvus.clock_ms -= 3_600_000  # an hour ago
+    old = milvus.start_restore("nightly_1", "papers", "default", "books_restored", "default")
+    del milvus.collections[("default", "books_restored")]
+    milvus.clock_ms += 3_600_000
+    status, _ = await until_polling(milvus)
+    assert status.job_id != old and status.job_id in milvus.jobs and milvus.calls["restore_snapshot"] == 1
+
+
+async def test_a_job_another_restore_follows_is_never_adopted(milvus: FakeMilvus) -> None:
+    announced = (await step(milvus, MilvusRestoreStatus())).status
+    theirs = milvus.start_restore("nightly_1", "books", "default", "books_restored", "default")
+    out = await step(milvus, announced, given=refs(milvus, claimed=frozenset({theirs})))
+    assert out.status.job_id is None  # not adopted; the target is taken, so once the grace is over it fails
+    late = await step(milvus, out.status, now=NOW + JOB_APPEAR_GRACE, given=refs(milvus, claimed=frozenset({theirs})))
+    assert late.status.phase == "Failed"

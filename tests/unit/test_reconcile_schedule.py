@@ -36,8 +36,13 @@ def step(
     )
 
 
+def mine(name: str, time: datetime.datetime, **fields: Any) -> Child:
+    """A child this schedule's daemon created (its UID annotation, the operator as creator)."""
+    return Child(name, time, schedule_uid="u-1", created_by_operator=True, **fields)
+
+
 def names(plan: Plan) -> list[str]:
-    return [c["metadata"]["name"] for c in plan.create]
+    return [c.name for c in plan.create]
 
 
 def conditions(status: MilvusSnapshotScheduleStatus) -> dict[str, tuple[str, str]]:
@@ -110,7 +115,7 @@ def test_spec_change_recomputes_the_next_run_from_now() -> None:
 def test_trigger_annotation_runs_once_per_value() -> None:
     before = step(at("10:20:06")).status
     plan = step(at("10:30:00"), before, trigger="2026-11-25T10:30")
-    (body,) = plan.create
+    (body,) = [c.body for c in plan.create]
     assert body["metadata"]["name"] == "books-hourly-20261125103000"
     assert body["metadata"]["annotations"]["snapshot.milvus.io/trigger"] == "2026-11-25T10:30"
     assert plan.status.last_trigger == "2026-11-25T10:30"
@@ -121,14 +126,14 @@ def test_trigger_annotation_runs_once_per_value() -> None:
 
 def test_trigger_started_before_a_crash_is_recorded_not_repeated() -> None:
     before = step(at("10:20:06")).status
-    made = Child("books-hourly-20261125103000", at("10:30:00"), phase="Creating", trigger="t1")
+    made = mine("books-hourly-20261125103000", at("10:30:00"), phase="Creating", trigger="t1")
     plan = step(at("10:30:09"), before, trigger="t1", children=[made])
     assert plan.create == [] and plan.status.last_trigger == "t1"
 
 
 def test_scheduled_run_created_before_a_crash_is_not_created_again() -> None:
     before = step(at("10:20:06")).status
-    made = Child("books-hourly-20261125110000", at("11:00:00"), phase="Creating")
+    made = mine("books-hourly-20261125110000", at("11:00:00"), phase="Creating")
     plan = step(at("11:00:03"), before, children=[made])
     assert plan.create == [] and plan.status.last_schedule_time == "2026-11-25T11:00:03Z"
     assert plan.status.next_schedule_time == "2026-11-25T12:00:00Z"
@@ -136,7 +141,7 @@ def test_scheduled_run_created_before_a_crash_is_not_created_again() -> None:
 
 def test_concurrency_policies() -> None:
     before = step(at("10:20:06")).status
-    running = [Child("books-hourly-20261125100000", at("10:00:00"), phase="Creating")]
+    running = [mine("books-hourly-20261125100000", at("10:00:00"), phase="Creating")]
     forbid = step(at("11:00:00"), before, children=running)
     assert forbid.create == [] and forbid.status.last_skip_reason == "ConcurrencyForbid"
     waiting = step(at("10:40:00"), before, children=running, trigger="t1")
@@ -162,12 +167,15 @@ def test_children_carry_no_gitops_tracking_and_no_owner_by_default() -> None:
     }
     assert child_labels("books-hourly", labels) == {"team": "data", "snapshot.milvus.io/schedule": "books-hourly"}
     before = step(at("10:20:06")).status
-    (body,) = step(at("11:00:00"), before, labels=labels).create
+    (body,) = [c.body for c in step(at("11:00:00"), before, labels=labels).create]
     assert body["metadata"]["labels"] == {"team": "data", "snapshot.milvus.io/schedule": "books-hourly"}
-    assert set(body["metadata"]["annotations"]) == {"snapshot.milvus.io/run-time"}
+    assert body["metadata"]["annotations"] == {
+        "snapshot.milvus.io/run-time": "2026-11-25T11:00:00Z",
+        "snapshot.milvus.io/schedule-uid": "u-1",  # which schedule made it: retention prunes only its own
+    }
     assert "ownerReferences" not in body["metadata"]
     assert body["spec"]["collectionName"] == "books" and "snapshotName" not in body["spec"]
-    (owned,) = step(at("11:00:00"), before, spec=spec(snapshotOwnerReference="Schedule")).create
+    (owned,) = [c.body for c in step(at("11:00:00"), before, spec=spec(snapshotOwnerReference="Schedule")).create]
     assert owned["metadata"]["ownerReferences"] == [
         {
             "apiVersion": "snapshot.milvus.io/v1alpha1",
@@ -199,7 +207,7 @@ def test_time_zone_applies_to_the_schedule() -> None:
 
 def test_retention_prunes_after_success_and_reports_it() -> None:
     rules = spec(retention={"keepLast": 2})
-    ready = [Child(f"books-hourly-2026112500{i}000", at(f"0{i}:00:00"), phase="Ready") for i in (1, 2, 3)]
+    ready = [mine(f"books-hourly-2026112500{i}000", at(f"0{i}:00:00"), phase="Ready") for i in (1, 2, 3)]
     plan = step(at("03:10:00"), children=ready, spec=rules)
     assert plan.delete == ["books-hourly-20261125001000"]
     assert plan.status.retention is not None
@@ -219,8 +227,8 @@ def test_retention_prunes_after_success_and_reports_it() -> None:
 
 def test_last_snapshot_failed_condition_and_times() -> None:
     children = [
-        Child("books-hourly-20261125020000", at("02:00:00"), phase="Failed", message="collection not found"),
-        Child("books-hourly-20261125010000", at("01:00:00"), phase="Ready"),
+        mine("books-hourly-20261125020000", at("02:00:00"), phase="Failed", message="collection not found"),
+        mine("books-hourly-20261125010000", at("01:00:00"), phase="Ready"),
     ]
     plan = step(at("02:10:00"), children=children)
     assert conditions(plan.status)["LastSnapshotSucceeded"] == ("False", "SnapshotFailed")
@@ -232,3 +240,44 @@ def test_last_snapshot_failed_condition_and_times() -> None:
     later = step(at("03:10:00"), plan.status, children=[])
     assert later.status.last_failed_time == "2026-11-25T02:00:00Z"
     assert conditions(later.status)["LastSnapshotSucceeded"] == ("False", "SnapshotFailed")
+
+
+def test_retention_never_prunes_what_it_did_not_create() -> None:
+    """A copied manifest with the schedule's label (applied by hand, or a re-created schedule's old runs)."""
+    rules = spec(retention={"keepLast": 1})
+    ready = [mine(f"books-hourly-2026112500{i}000", at(f"0{i}:00:00"), phase="Ready") for i in (1, 2)]
+    copied = Child("books-hourly-20261125000000", at("00:00:00"), phase="Ready", schedule_uid="u-1")
+    older_schedule = Child(
+        "books-hourly-20261124000000", at("00:00:00", 24), phase="Ready", schedule_uid="u-0", created_by_operator=True
+    )
+    plan = step(at("03:10:00"), children=[*ready, copied, older_schedule], spec=rules)
+    assert plan.delete == ["books-hourly-20261125001000"]
+
+
+def test_retention_keeps_a_snapshot_an_unfinished_restore_needs() -> None:
+    rules = spec(retention={"keepLast": 1})
+    ready = [
+        mine("books-hourly-20261125001000", at("01:00:00"), phase="Ready", referenced=True),
+        mine("books-hourly-20261125002000", at("02:00:00"), phase="Ready"),
+    ]
+    assert step(at("03:10:00"), children=ready, spec=rules).delete == []
+
+
+def test_allow_does_not_pile_up_runs_behind_a_pending_one() -> None:
+    """With a broken connection every run stays Pending: Allow used to add one more each tick, forever."""
+    allow = spec(concurrencyPolicy="Allow")
+    before = step(at("10:20:06"), spec=allow).status
+    pending = [mine("books-hourly-20261125110000", at("11:00:00"), phase="Pending")]
+    plan = step(at("12:00:00"), before, children=pending, spec=allow)
+    assert plan.create == [] and plan.status.last_skip_reason == "PreviousRunPending"
+    assert plan.status.active == ["books-hourly-20261125110000"]
+    creating = [mine("books-hourly-20261125110000", at("11:00:00"), phase="Creating")]
+    assert names(step(at("12:00:00"), before, children=creating, spec=allow)) == ["books-hourly-20261125120000"]
+
+
+def test_a_schedule_that_can_never_run_is_invalid_not_a_crash() -> None:
+    plan = step(at("10:20:06"), spec=spec(schedule="0 0 30 2 *"))
+    assert conditions(plan.status)["Ready"] == ("False", "InvalidSchedule")
+    assert plan.status.next_schedule_time is None and plan.create == []
+    assert plan.status.error is not None and "spec.schedule" in plan.status.error.message
+    assert [e.reason for e in plan.events] == ["InvalidSchedule"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import enum
 
 from pydantic import ConfigDict, Field
 
-from .common import MILVUS_NAME_MAX, MILVUS_NAME_PATTERN, Condition, ErrorInfo, LocalObjectReference, Model
-from .snapshot import Intent
+from .common import Intent, LocalObjectReference, MilvusName, Model, TerminalStatus
 
 KIND = "MilvusRestore"
 PLURAL = "milvusrestores"
@@ -63,22 +63,16 @@ class RestoreSource(Model):
             "when the restore starts (status.source.snapshotRef)."
         ),
     )
-    snapshot_name: str | None = Field(
+    snapshot_name: MilvusName | None = Field(
         default=None,
-        pattern=MILVUS_NAME_PATTERN,
-        max_length=MILVUS_NAME_MAX,
         description="Name of an existing Milvus snapshot (not managed by a MilvusSnapshot).",
     )
-    collection_name: str | None = Field(
+    collection_name: MilvusName | None = Field(
         default=None,
-        pattern=MILVUS_NAME_PATTERN,
-        max_length=MILVUS_NAME_MAX,
         description="Collection the snapshot belongs to (with snapshotName).",
     )
-    db_name: str | None = Field(
+    db_name: MilvusName | None = Field(
         default=None,
-        pattern=MILVUS_NAME_PATTERN,
-        max_length=MILVUS_NAME_MAX,
         description="Database of that collection (with snapshotName); the connection's dbName when unset.",
     )
     connection_ref: LocalObjectReference | None = Field(
@@ -87,16 +81,9 @@ class RestoreSource(Model):
 
 
 class RestoreTarget(Model):
-    collection_name: str = Field(
-        pattern=MILVUS_NAME_PATTERN,
-        min_length=1,
-        max_length=MILVUS_NAME_MAX,
-        description="New collection to create; Milvus refuses an existing one.",
-    )
-    db_name: str | None = Field(
+    collection_name: MilvusName = Field(description="New collection to create; Milvus refuses an existing one.")
+    db_name: MilvusName | None = Field(
         default=None,
-        pattern=MILVUS_NAME_PATTERN,
-        max_length=MILVUS_NAME_MAX,
         description="Database for the new collection; the source database when unset.",
     )
 
@@ -129,8 +116,7 @@ class ResolvedSource(Model):
     )
 
 
-class MilvusRestoreStatus(Model):
-    observed_generation: int | None = Field(default=None, description="Last metadata.generation handled.")
+class MilvusRestoreStatus(TerminalStatus):
     phase: RestorePhase | None = Field(
         default=None, description="Pending, WaitingForSnapshot, Restoring, Completed or Failed."
     )
@@ -148,5 +134,11 @@ class MilvusRestoreStatus(Model):
         default=None, description="Row count (statistics) of the target collection after the job ended."
     )
     intent: Intent | None = Field(default=None, description="Milvus call in flight (crash safety).")
-    error: ErrorInfo | None = Field(default=None, description="The last error, when not Completed.")
-    conditions: list[Condition] = Field(default_factory=list, description="Ready, Reconciling, Stalled.")
+
+    def fail(
+        self, reason: str, message: str, generation: int | None, now: datetime.datetime, code: int | None = None
+    ) -> None:
+        """Terminal: phase Failed; nothing left in flight, never re-run."""
+        self.phase = RestorePhase.FAILED
+        self.intent = None
+        self.mark_stalled(reason, message, generation, now, code)

@@ -6,7 +6,7 @@ import enum
 
 from pydantic import ConfigDict, Field
 
-from .common import Condition, ErrorInfo, LocalObjectReference, Model
+from .common import ConditionedStatus, LocalObjectReference, Model
 from .snapshot import MilvusSnapshotSpec
 
 KIND = "MilvusSnapshotSchedule"
@@ -15,6 +15,15 @@ PLURAL = "milvussnapshotschedules"
 NAME_MAX = 48
 # 5 fields or a macro; field values are checked in full by the operator (Stalled naming spec.schedule).
 SCHEDULE_PATTERN = r"^\s*(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[^\s@]+(\s+[^\s@]+){4})\s*$"
+# Schedules that can never run, caught at apply time where a pattern can see it (a single impossible day in a
+# single month); the operator rejects every other impossible combination (InvalidSchedule naming the field).
+NEVER_IN_FEBRUARY = r"^\s*\S+\s+\S+\s+(30|31)\s+(2|[Ff][Ee][Bb])\s+\S+\s*$"
+NEVER_IN_SHORT_MONTHS = r"^\s*\S+\s+\S+\s+31\s+(4|6|9|11|[Aa][Pp][Rr]|[Jj][Uu][Nn]|[Ss][Ee][Pp]|[Nn][Oo][Vv])\s+\S+\s*$"
+
+
+def _cel(pattern: str) -> str:
+    """A regex as a CEL string literal (backslashes doubled)."""
+    return "'" + pattern.replace(chr(92), chr(92) * 2) + "'"
 
 
 class ConcurrencyPolicy(enum.StrEnum):
@@ -71,12 +80,16 @@ class MilvusSnapshotScheduleSpec(Model):
         json_schema_extra={
             "x-kubernetes-validations": [
                 {
-                    "rule": f"self.matches('{SCHEDULE_PATTERN.replace(chr(92), chr(92) * 2)}')",
+                    "rule": f"self.matches({_cel(SCHEDULE_PATTERN)})",
                     "message": (
                         "spec.schedule must be 5-field cron (minute hour day-of-month month day-of-week) or "
                         "@hourly/@daily/@weekly/@monthly/@yearly; 6-field cron with seconds is not supported"
                     ),
-                }
+                },
+                {
+                    "rule": f"!self.matches({_cel(NEVER_IN_FEBRUARY)}) && !self.matches({_cel(NEVER_IN_SHORT_MONTHS)})",
+                    "message": "spec.schedule never runs: that day-of-month does not occur in that month",
+                },
             ]
         },
     )
@@ -112,8 +125,7 @@ class RetentionStatus(Model):
     errors: list[str] = Field(default_factory=list, description="Deletions that failed in the last run.")
 
 
-class MilvusSnapshotScheduleStatus(Model):
-    observed_generation: int | None = Field(default=None, description="Last metadata.generation handled.")
+class MilvusSnapshotScheduleStatus(ConditionedStatus):
     last_schedule_time: str | None = Field(default=None, description="When the last run was started (RFC 3339).")
     next_schedule_time: str | None = Field(default=None, description="When the next run is due (RFC 3339).")
     last_successful_time: str | None = Field(default=None, description="Creation time of the newest Ready snapshot.")
@@ -123,8 +135,6 @@ class MilvusSnapshotScheduleStatus(Model):
     last_trigger: str | None = Field(default=None, description="Last value of the trigger annotation handled.")
     active: list[str] = Field(default_factory=list, description="MilvusSnapshots of this schedule in progress.")
     retention: RetentionStatus | None = Field(default=None, description="The last retention run.")
-    error: ErrorInfo | None = Field(default=None, description="Why the schedule is Stalled.")
-    conditions: list[Condition] = Field(default_factory=list, description="Ready, LastSnapshotSucceeded, Stalled.")
 
 
 __all__ = [

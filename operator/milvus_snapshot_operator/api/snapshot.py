@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import enum
 
 from pydantic import ConfigDict, Field
 
-from .common import (
-    MILVUS_NAME_MAX,
-    MILVUS_NAME_PATTERN,
-    Condition,
-    ErrorInfo,
-    LocalObjectReference,
-    Model,
-)
+from .common import Intent, LocalObjectReference, MilvusName, Model, TerminalStatus
 
 KIND = "MilvusSnapshot"
 PLURAL = "milvussnapshots"
@@ -29,15 +23,9 @@ class SnapshotPhase(enum.StrEnum):
     PENDING = "Pending"
     CREATING = "Creating"
     READY = "Ready"
+    MISSING = "Missing"  # was Ready; not found in Milvus at the last check (recoverable: it may come back)
     FAILED = "Failed"
     DELETING = "Deleting"
-
-
-class Intent(Model):
-    """A side-effecting Milvus call about to be made; written to status before the call (crash safety)."""
-
-    operation: str = Field(description="The Milvus operation: CreateSnapshot, RestoreSnapshot or DropSnapshot.")
-    time: str = Field(description="When the intent was recorded (RFC 3339).")
 
 
 class MilvusSnapshotSpec(Model):
@@ -58,22 +46,12 @@ class MilvusSnapshotSpec(Model):
     )
 
     connection_ref: LocalObjectReference = Field(description="The MilvusConnection to use (same namespace).")
-    collection_name: str = Field(
-        pattern=MILVUS_NAME_PATTERN,
-        min_length=1,
-        max_length=MILVUS_NAME_MAX,
-        description="Collection to snapshot.",
+    collection_name: MilvusName = Field(description="Collection to snapshot.")
+    db_name: MilvusName | None = Field(
+        default=None, description="Database of the collection; the connection's dbName when unset."
     )
-    db_name: str | None = Field(
+    snapshot_name: MilvusName | None = Field(
         default=None,
-        pattern=MILVUS_NAME_PATTERN,
-        max_length=MILVUS_NAME_MAX,
-        description="Database of the collection; the connection's dbName when unset.",
-    )
-    snapshot_name: str | None = Field(
-        default=None,
-        pattern=MILVUS_NAME_PATTERN,
-        max_length=MILVUS_NAME_MAX,
         description=(
             "Name of the snapshot in Milvus (letters, digits and _ only; unique per collection). "
             "Default: metadata.name with '-' and '.' turned into '_'."
@@ -110,13 +88,21 @@ class MilvusSnapshotSpec(Model):
         return DeletionPolicy.RETAIN if self.adopt else DeletionPolicy.DELETE
 
 
-class MilvusSnapshotStatus(Model):
-    observed_generation: int | None = Field(default=None, description="Last metadata.generation handled.")
-    phase: SnapshotPhase | None = Field(default=None, description="Pending, Creating, Ready, Failed or Deleting.")
+class MilvusSnapshotStatus(TerminalStatus):
+    phase: SnapshotPhase | None = Field(
+        default=None, description="Pending, Creating, Ready, Missing, Failed or Deleting."
+    )
     ready_to_use: bool | None = Field(default=None, description="True when the snapshot can be restored from.")
     snapshot_name: str | None = Field(default=None, description="Name of the snapshot in Milvus.")
     collection_name: str | None = Field(default=None, description="Snapshotted collection.")
     db_name: str | None = Field(default=None, description="Database of the collection.")
+    endpoint: str | None = Field(
+        default=None,
+        description=(
+            "The Milvus endpoint the snapshot was created on (or adopted from): it is verified and dropped "
+            "there, even if the connection is repointed later."
+        ),
+    )
     partition_names: list[str] | None = Field(default=None, description="Partitions captured by the snapshot.")
     creation_time: str | None = Field(default=None, description="When Milvus took the snapshot (RFC 3339).")
     create_ts: int | None = Field(
@@ -132,15 +118,21 @@ class MilvusSnapshotStatus(Model):
     last_verified_time: str | None = Field(
         default=None, description="When the snapshot was last seen in Milvus (periodic drift check)."
     )
-    error: ErrorInfo | None = Field(default=None, description="The last error, when not Ready.")
-    conditions: list[Condition] = Field(default_factory=list, description="Ready, Reconciling, Stalled.")
+
+    def fail(
+        self, reason: str, message: str, generation: int | None, now: datetime.datetime, code: int | None = None
+    ) -> None:
+        """Terminal: phase Failed, never restorable, nothing left in flight."""
+        self.phase = SnapshotPhase.FAILED
+        self.ready_to_use = False
+        self.intent = None
+        self.mark_stalled(reason, message, generation, now, code)
 
 
 __all__ = [
     "KIND",
     "PLURAL",
     "DeletionPolicy",
-    "Intent",
     "LocalObjectReference",
     "MilvusSnapshotSpec",
     "MilvusSnapshotStatus",

@@ -1,5 +1,6 @@
-"""The only package importing kopf: thin handlers that feed the reconcilers and apply their outcomes."""
+"""The only package importing kopf: thin handlers that gather facts for the reconcilers and apply their
+outcomes."""
 
-from . import apisession, connection, restore, schedule, snapshot, startup, watches
+from . import apisession, connection, indexes, restore, schedule, snapshot, startup, watches
 
-__all__ = ["apisession", "connection", "restore", "schedule", "snapshot", "startup", "watches"]
+__all__ = ["apisession", "connection", "indexes", "restore", "schedule", "snapshot", "startup", "watches"]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from typing import Any
 
 import aiohttp
 import kopf
@@ -30,9 +29,11 @@ class RequestLimiter:
     def __init__(self, limit: int) -> None:
         self._slots = asyncio.Semaphore(limit)
 
-    async def __call__(self, request: aiohttp.ClientRequest, handler: Any) -> aiohttp.ClientResponse:
+    async def __call__(
+        self, request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
         if request.url.query.get("watch") == "true":
-            return await handler(request)  # type: ignore[no-any-return]
+            return await handler(request)
         async with self._slots:
             response: aiohttp.ClientResponse = await handler(request)
             try:
@@ -59,8 +60,8 @@ def session_for(info: kopf.ConnectionInfo, limit: int = API_CONCURRENCY) -> aioh
 
 
 @kopf.on.login()
-async def login(logger: Any, settings: kopf.OperatorSettings, **kwargs: Any) -> kopf.AiohttpSession | None:
-    info = kopf.login_via_client(logger=logger, settings=settings, **kwargs)
+async def login(logger: kopf.Logger, settings: kopf.OperatorSettings, **_: object) -> kopf.AiohttpSession | None:
+    info = kopf.login_via_client(logger=logger, settings=settings)
     if info is None:
         return None
     return kopf.AiohttpSession(

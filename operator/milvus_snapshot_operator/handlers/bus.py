@@ -1,7 +1,8 @@
 """In-process wake-ups: a waiting resource resumes as soon as the object it waits for changes.
 
-Watch events of MilvusConnections, Secrets and MilvusSnapshots notify their key; daemons waiting for
-a missing or changed reference wait on those keys (with a timeout, so nothing depends on it alone).
+Watch events of MilvusConnections, Secrets, MilvusSnapshots, MilvusRestores and schedules notify their key;
+daemons waiting for a missing or changed reference wait on those keys (with a timeout, so nothing depends on
+it alone).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import asyncio
 import collections
 import weakref
 from collections.abc import Awaitable, Iterable
-from typing import Any
 
 
 class WakeupBus:
@@ -44,10 +44,10 @@ class WakeupBus:
             if not self._waiters[key]:
                 del self._waiters[key]
 
-    async def wait(self, event: asyncio.Event, seconds: float, stop: Awaitable[Any] | None = None) -> None:
+    async def wait(self, event: asyncio.Event, seconds: float, stop: Awaitable[object] | None = None) -> None:
         """Until `event` is set (or was already), `stop` completes, or `seconds` pass; then unsubscribe."""
         try:
-            waiters: list[asyncio.Future[Any]] = [asyncio.ensure_future(event.wait())]
+            waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(event.wait())]
             if stop is not None:
                 waiters.append(asyncio.ensure_future(stop))
             _, pending = await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)

@@ -1,69 +1,83 @@
-"""MilvusConnection: probed on creation, on spec or Secret change, and periodically."""
+"""MilvusConnection: probed on creation, on spec or Secret change, and periodically; its finalizer waits for
+the snapshots and restores that still need it, then closes its client."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import kopf
 
 from ..api import GROUP, VERSION
 from ..api.connection import PLURAL, MilvusConnectionSpec, MilvusConnectionStatus
-from ..api.snapshot import MilvusSnapshotSpec, MilvusSnapshotStatus
 from ..reconcile.connection import ConnectionInputs, probe_connection
-from ..reconcile.snapshot import Blocked, needs_drop
+from ..reconcile.entries import RestoreEntry, SnapshotEntry
 from . import engine
 from .bus import key
-from .common import now, parse
-from .resolve import resolve_spec
-from .runtime import Runtime
+from .common import by_name, now, parse
+from .resolve import connection_key, resolve_spec, secret_refs
+from .state import runtime_of, state_of
+
+Key = tuple[str, str]
+# A deletion waiting for users of the connection re-checks at least this often (each change of a snapshot or
+# restore in the namespace wakes it at once).
+DELETION_RECHECK_SECONDS = 60.0
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=30)
 @engine.daemon_step
 async def connection_daemon(
-    body: Any,
-    spec: Any,
-    status: Any,
+    body: kopf.Body,
+    spec: kopf.Spec,
+    status: kopf.Status,
     name: str,
-    namespace: Any,
-    meta: Any,
-    patch: Any,
-    memo: Any,
-    **kwargs: Any,
+    namespace: str,
+    meta: kopf.Meta,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    **_: object,
 ) -> None:
-    runtime: Runtime = memo.runtime
+    runtime = runtime_of(memo)
     model = parse(MilvusConnectionSpec, spec)
-    inputs = ConnectionInputs(
-        generation=meta.get("generation"), status=parse(MilvusConnectionStatus, status), now=now()
-    )
-    resolved = await resolve_spec(runtime, namespace, name, model)
-    if isinstance(resolved, Blocked):
-        inputs.blocked = resolved
-    else:
-        inputs.gateway, inputs.endpoint = resolved.gateway, resolved.uri
+    refs = await resolve_spec(runtime, namespace, name, model)
+    inputs = ConnectionInputs(meta.get("generation"), parse(MilvusConnectionStatus, status), now(), refs)
     outcome = await probe_connection(inputs)
-    waits = [key("MilvusConnection", namespace, name) + "#spec"]
-    for ref in (model.credentials_secret_ref, model.tls.ca_secret_ref if model.tls else None):
-        if ref is not None:
-            waits.append(key("Secret", namespace, ref.name))
+    waits = [connection_key(namespace, name) + "#spec", *(key("Secret", namespace, s) for s in secret_refs(model))]
     engine.settle(
         outcome, body=body, patch=patch, memo=memo, waits=waits, wait_seconds=runtime.config.connection_probe_seconds
     )
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
-async def connection_deleted(name: str, namespace: Any, **kwargs: Any) -> None:
-    """Keep the connection until the snapshots that must be dropped through it are gone (no wedged finalizers)."""
+@by_name
+async def connection_deleted(
+    body: kopf.Body,
+    name: str,
+    namespace: str,
+    memo: kopf.Memo,
+    snapshots: kopf.Index[Key, SnapshotEntry],
+    restores: kopf.Index[Key, RestoreEntry],
+    **_: object,
+) -> None:
+    """Keep the connection while snapshots must still be dropped through it, or restores it started run."""
+    runtime, state = runtime_of(memo), state_of(memo)
     users = sorted(
-        snap_name
-        for (snap_ns, snap_name), entries in kwargs["snapshots"].items()
-        if snap_ns == namespace
-        for entry in entries
-        if (entry["spec"].get("connectionRef") or {}).get("name") == name
-        and needs_drop(parse(MilvusSnapshotSpec, entry["spec"]), parse(MilvusSnapshotStatus, entry["status"]))
+        f"MilvusSnapshot {entry.name}"
+        for (ns, _name), found in snapshots.items()
+        if ns == namespace
+        for entry in found
+        if entry.connection == name and entry.needs_drop
+    ) + sorted(
+        f"MilvusRestore {entry.name}"
+        for (ns, _name), found in restores.items()
+        if ns == namespace
+        for entry in found
+        if entry.connection == name and entry.active and entry.started
     )
-    if users:
-        raise kopf.TemporaryError(
-            f"MilvusConnection {name!r} is still needed to drop the Milvus snapshots of: {', '.join(users)}",
-            delay=2,  # an index lookup, no API calls: cheap to repeat
-        )
+    if not users:
+        await runtime.pool.evict(connection_key(namespace, name))  # its channel and token go with it
+        runtime.jobs.forget(f"{namespace}/{name}")
+        return
+    if not state.waiting_logged:
+        state.waiting_logged = True
+        message = f"deletion waits until these no longer need MilvusConnection {name!r}: {', '.join(users)}"
+        kopf.event(body, type="Normal", reason="DeletionWaiting", message=message)
+    keys = [key("MilvusSnapshot", namespace, "*"), key("MilvusRestore", namespace, "*")]
+    await engine.finalizer_wait(memo, keys, DELETION_RECHECK_SECONDS)

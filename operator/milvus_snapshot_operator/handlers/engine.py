@@ -1,8 +1,8 @@
 """Applies a reconcile Outcome through Kopf: status merge-patch, events, and the next attempt.
 
-Each MilvusSnapshot/MilvusRestore/MilvusConnection has a Kopf daemon; one daemon attempt runs one
-reconcile step. Raising Requeue makes Kopf apply the status patch and run the next attempt after the
-delay, keeping retry state in memory (no annotation write per poll). Waits for references are
+Each MilvusSnapshot/MilvusRestore/MilvusConnection/MilvusSnapshotSchedule has a Kopf daemon; one daemon
+attempt runs one reconcile step. Raising Requeue makes Kopf apply the status patch and run the next attempt
+after the delay, keeping retry state in memory (no annotation write per poll). Waits for references are
 interruptible: a watch event on the awaited object wakes the daemon at once.
 """
 
@@ -10,154 +10,145 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import NoReturn, TypeVar
 
 import kopf
 from pydantic import BaseModel
 
 from ..reconcile.outcome import Outcome, Retry
-from .runtime import Runtime
+from .kopf_quirks import REQUEUE_MARK
+from .state import JsonDict, ResourceState, runtime_of, state_of
 
-_REQUEUE_MARK = "requeue in "
+CATCH_UP_SECONDS = 2.0
 
 
 class Requeue(kopf.TemporaryError):
     """Not a failure: run the step again after `delay` seconds (Kopf applies the patch first)."""
 
     def __init__(self, delay: float) -> None:
-        super().__init__(f"{_REQUEUE_MARK}{delay:.1f}s", delay=delay)
+        super().__init__(f"{REQUEUE_MARK}{delay:.1f}s", delay=delay)
 
 
-def daemon_step(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+Step = Callable[..., Awaitable[None]]
+S = TypeVar("S", bound=BaseModel)
+
+
+def daemon_step(fn: Step) -> Step:
     """What every daemon attempt shares around its step.
 
-    Before it: finish what the previous attempt asked for (our own status patch to show in the body, then
-    its interruptible wait), and skip the step if the daemon is stopping. After it: re-raise a Requeue
+    Before it, outside the resource's lock: catch up with our own last status patch (so the step reads what
+    the previous one wrote), then finish the interruptible wait the previous attempt asked for. The step
+    itself runs under the lock the finalizer takes too, and not at all once the daemon is stopping (the
+    resource is being deleted): a deletion never races a Milvus call in flight. After it: re-raise a Requeue
     without the step's frames: Kopf holds an attempt's outcome, traceback included, until the next attempt
     returns, and a Ready resource's next attempt waits for minutes, which would keep that step's locals
-    (parsed spec and status, inputs, outcome: ~10 KB per resource) alive. `functools.wraps` keeps the
-    handler id (Kopf follows `__wrapped__`), so stored progress still matches.
+    alive. `functools.wraps` keeps the handler id (Kopf follows `__wrapped__`), so stored progress matches.
     """
 
     @functools.wraps(fn)
-    async def daemon(**kwargs: Any) -> None:
-        await pending_wait(kwargs["memo"], kwargs["stopped"], kwargs["body"])
-        if kwargs["stopped"]:
-            return
-        try:
-            await fn(**kwargs)
-        except Requeue as exc:
-            raise exc.with_traceback(None) from None
+    async def daemon(*, memo: kopf.Memo, stopped: kopf.DaemonStopped, body: kopf.Body, **kwargs: object) -> None:
+        state = state_of(memo)
+        await pending_wait(memo, state, stopped, body)
+        async with state.lock:
+            if stopped:
+                return
+            try:
+                await fn(memo=memo, stopped=stopped, body=body, **kwargs)
+            except Requeue as exc:
+                raise exc.with_traceback(None) from None
 
     return daemon
 
 
-class QuietRequeues(logging.Filter):
-    """Kopf logs every TemporaryError at ERROR; a Requeue is routine, so it goes to DEBUG."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = str(record.msg)
-        if f"failed temporarily: {_REQUEUE_MARK}" in message or (
-            record.levelno == logging.INFO and message.endswith(" succeeded.") and "Timer" in message
-        ):
-            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-        return True
-
-
-def merge_patch(old: Any, new: Any) -> Any:
+def merge_patch(old: object, new: object) -> object:
     """RFC 7386 merge patch turning `old` into `new` (None when they are equal)."""
     if not isinstance(old, dict) or not isinstance(new, dict):
         return None if old == new else new
-    patch: dict[str, Any] = {}
-    for key in old.keys() - new.keys():
-        patch[key] = None
-    for key, value in new.items():
-        if key not in old:
-            patch[key] = value
-        elif old[key] != value:
-            sub = merge_patch(old[key], value) if isinstance(value, dict) else value
-            patch[key] = sub
+    patch: JsonDict = {}
+    for name in old.keys() - new.keys():
+        patch[name] = None
+    for name, value in new.items():
+        if name not in old:
+            patch[name] = value
+        elif old[name] != value:
+            patch[name] = merge_patch(old[name], value) if isinstance(value, dict) else value
     return patch or None
 
 
-CATCH_UP_SECONDS = 2.0
-
-
-def contains(actual: Any, expected: Any) -> bool:
+def contains(actual: object, expected: object) -> bool:
     """`actual` has every field of `expected` with the same value (extra fields, e.g. defaults, are fine)."""
     if isinstance(expected, dict):
         return isinstance(actual, dict) and all(k in actual and contains(actual[k], v) for k, v in expected.items())
     return bool(actual == expected)
 
 
-async def catch_up(memo: Any, body: Any, stopped: Any) -> None:
+async def catch_up(state: ResourceState, body: Mapping[str, object], stopped: kopf.DaemonStopped | bool) -> None:
     """Wait (briefly) until the live body shows the status the previous attempt wrote.
 
     Kopf re-invokes a daemon as soon as the previous attempt's patch is sent, often before the watch
     delivers that change; running the next step on the stale status would repeat the previous step's
     Milvus reads. Only the operator writes status, so "shows what we wrote" is the right test.
     """
-    expected = getattr(memo, "expected_status", None)
-    memo.expected_status = None
+    expected, state.expected_status = state.expected_status, None
     deadline = asyncio.get_running_loop().time() + CATCH_UP_SECONDS
-    while expected is not None and not contains(dict(body.get("status") or {}), expected):
+    while expected is not None and not contains(dict(_mapping(body.get("status"))), expected):
         if stopped or asyncio.get_running_loop().time() > deadline:
             return
         await asyncio.sleep(0.02)
 
 
-async def pending_wait(memo: Any, stopped: Any, body: Any = None) -> None:
+async def pending_wait(
+    memo: kopf.Memo, state: ResourceState, stopped: kopf.DaemonStopped, body: Mapping[str, object]
+) -> None:
     """Catch up with our own last status patch, then finish the wait the previous attempt asked for."""
-    if body is not None:
-        await catch_up(memo, body, stopped)
-    pending = getattr(memo, "pending_wait", None)
+    await catch_up(state, body, stopped)
+    pending, state.pending_wait = state.pending_wait, None
     if pending:
-        memo.pending_wait = None
         subscription, timeout = pending
-        runtime: Runtime = memo.runtime
-        await runtime.bus.wait(subscription, timeout, stop=stopped.wait())
+        await runtime_of(memo).bus.wait(subscription, timeout, stop=stopped.wait())
 
 
-def wait_next(memo: Any, keys: list[str], timeout: float) -> None:
+def wait_next(memo: kopf.Memo, keys: list[str], timeout: float) -> None:
     """Ask the next attempt to wait up to `timeout` for a change of `keys` first; changes from now on
     count, including those that arrive before the next attempt starts waiting."""
-    runtime: Runtime = memo.runtime
-    memo.pending_wait = (runtime.bus.subscribe(keys), timeout)
+    state_of(memo).pending_wait = (runtime_of(memo).bus.subscribe(keys), timeout)
 
 
-def apply(outcome: Outcome[Any], body: Any, patch: Any, memo: Any = None) -> bool:
+def apply(outcome: Outcome[S], body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo | None = None) -> bool:
     """Status patch and events. True when the status changed."""
-    assert isinstance(outcome.status, BaseModel)
-    old = dict(body.get("status") or {})
-    new = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    old = dict(_mapping(body.get("status")))
+    new: JsonDict = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
     diff = merge_patch(old, new)
-    if diff:
+    if isinstance(diff, dict):
         patch.setdefault("status", {}).update(diff)
-        if memo is not None:
-            memo.expected_status = new
+    if memo is not None:
+        state = state_of(memo)
+        state.latest_status = new
+        if diff:
+            state.expected_status = new
     for event in outcome.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
     return bool(diff)
 
 
 def settle(
-    outcome: Outcome[Any],
+    outcome: Outcome[S],
     *,
-    body: Any,
-    patch: Any,
-    memo: Any,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
     waits: list[str] | None = None,
     wait_seconds: float | None = None,
 ) -> None:
     """Apply the outcome, then return (done) or raise Requeue for the next attempt."""
     apply(outcome, body, patch, memo)
+    state = state_of(memo)
     if outcome.retry is None:
-        memo.failures = 0
+        state.failures = 0
         return
-    runtime: Runtime = memo.runtime
-    memo.failures = getattr(memo, "failures", 0) + 1 if outcome.retry == Retry.BACKOFF else 0
+    runtime = runtime_of(memo)
+    state.failures = state.failures + 1 if outcome.retry == Retry.BACKOFF else 0
     if outcome.retry in (Retry.DEPENDENCY, Retry.DRIFT, Retry.SLOW):
         # Interruptible waits: a change of the awaited object (or of the connection and its Secret,
         # e.g. a fixed token) wakes the daemon at once; the timeout is only the fallback.
@@ -167,4 +158,25 @@ def settle(
             timeout = wait_seconds
         wait_next(memo, keys, timeout)
         raise Requeue(0)
-    raise Requeue(runtime.delay(outcome.retry, memo.failures))
+    raise Requeue(runtime.delay(outcome.retry, state.failures))
+
+
+async def finalizer_wait(memo: kopf.Memo, keys: list[str], seconds: float, *, status_changed: bool = False) -> NoReturn:
+    """A finalizer that cannot finish yet: wait for a change of `keys` (at most `seconds`) inside the handler,
+    then ask Kopf to call it again at once. Kopf persists a retry of a deletion handler in an annotation, so
+    short delays would mean a PATCH (and a log line) every few seconds; this is one per wait. A changed status
+    is written first (Kopf applies the patch when the handler returns), so it never waits behind the wait."""
+    if status_changed:
+        raise Requeue(0.5)
+    bus = runtime_of(memo).bus
+    await bus.wait(bus.subscribe([k for k in keys if k]), seconds)
+    raise Requeue(0.1)
+
+
+def latest_status(memo: kopf.Memo, body: kopf.Body) -> Mapping[str, object]:
+    """The freshest status we know: what this process last wrote, else the body's (after a restart)."""
+    return state_of(memo).latest_status or _mapping(body.get("status"))
+
+
+def _mapping(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, Mapping) else {}

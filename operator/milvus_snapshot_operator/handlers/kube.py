@@ -1,14 +1,14 @@
-"""API calls Kopf does not make for us: referenced Secrets, milvus-operator `Milvus` resources, and the
-MilvusSnapshots that schedules create and prune.
+"""API calls Kopf does not make for us: referenced Secrets, milvus-operator `Milvus` resources, whether a
+namespace is being deleted, and the MilvusSnapshots that schedules create and prune.
 
-The official client is synchronous, so calls run in a thread. Only the resource's own namespace is
-ever read. Secret values are returned to the caller and never logged.
+The official client is synchronous, so calls run in a thread. Only the resource's own namespace is ever read.
+Secret values are returned to the caller and never logged.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import base64
 
 import kubernetes
 from kubernetes.client.exceptions import ApiException
@@ -16,34 +16,54 @@ from kubernetes.client.exceptions import ApiException
 from ..api import GROUP, VERSION
 from ..api.snapshot import PLURAL as SNAPSHOTS
 
+# The name recorded in managedFields for what the operator creates: retention prunes only snapshots whose
+# creation the operator itself made (a copied manifest applied by kubectl is never pruned).
+FIELD_MANAGER = "milvus-snapshot-operator"
+SecretData = dict[str, bytes]
+
+
+def load_config() -> kubernetes.client.Configuration:
+    """In-cluster config, else the kubeconfig: the same credentials as Kopf's default login."""
+    try:
+        kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
+    config: kubernetes.client.Configuration = kubernetes.client.Configuration.get_default_copy()
+    return config
+
 
 class KubeReader:
-    def __init__(self) -> None:
-        try:
-            kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
-        except kubernetes.config.ConfigException:
-            kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
-        self._core = kubernetes.client.CoreV1Api()
-        self._custom = kubernetes.client.CustomObjectsApi()
-        # Referenced Secrets only, dropped by forget_secret() on every watch event for them, so a cached
-        # value is never older than the watch. Saves one GET per reconcile step.
-        self._secrets: dict[tuple[str, str], dict[str, bytes] | None] = {}
-        self._secret_versions: dict[tuple[str, str], int] = {}
+    def __init__(self, config: kubernetes.client.Configuration) -> None:
+        client = kubernetes.client.ApiClient(config)
+        self._core = kubernetes.client.CoreV1Api(client)
+        self._custom = kubernetes.client.CustomObjectsApi(client)
+        # Values of watched Secrets only (handlers/secretwatch.py drops an entry on every change and when its
+        # watch ends), so a cached value is never older than its watch. Saves one GET per reconcile step.
+        self._secrets: dict[tuple[str, str], SecretData | None] = {}
+        self._versions: dict[tuple[str, str], int] = {}
 
     def forget_secret(self, namespace: str, name: str) -> None:
         """The Secret changed (or appeared, or went away): the next read goes to the API server."""
         ref = (namespace, name)
         self._secrets.pop(ref, None)
-        self._secret_versions[ref] = self._secret_versions.get(ref, 0) + 1
+        if ref in self._versions:
+            self._versions[ref] += 1
 
-    async def secret_data(self, namespace: str, name: str) -> dict[str, bytes] | None:
+    def watching(self, namespace: str, name: str, watched: bool) -> None:
+        """Only Secrets under watch are cached: an unwatched one is read afresh each time."""
+        ref = (namespace, name)
+        if watched:
+            self._versions.setdefault(ref, 0)
+        else:
+            self._versions.pop(ref, None)
+            self._secrets.pop(ref, None)
+
+    async def secret_data(self, namespace: str, name: str) -> SecretData | None:
         """Decoded data of a Secret, or None when it does not exist."""
-        import base64
-
         ref = (namespace, name)
         if ref in self._secrets:
             return self._secrets[ref]
-        version = self._secret_versions.get(ref, 0)
+        version = self._versions.get(ref)
         try:
             secret = await asyncio.to_thread(self._core.read_namespaced_secret, name, namespace)
         except ApiException as exc:
@@ -52,28 +72,48 @@ class KubeReader:
             data = None
         else:
             data = {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
-        if self._secret_versions.get(ref, 0) == version:  # no watch event while we read: safe to keep
+        if version is not None and self._versions.get(ref) == version:  # watched, and no change while we read
             self._secrets[ref] = data
         return data
+
+    async def namespace_terminating(self, namespace: str) -> bool:
+        """True when the namespace is being deleted (or already gone): what is missing will not come back.
+
+        Reading one's own namespace needs only a namespaced Role (RBAC treats GET namespaces/<ns> as inside
+        <ns>), so this works in every install mode; without the permission it answers False (keep waiting).
+        """
+        try:
+            found = await asyncio.to_thread(self._core.read_namespace, namespace)
+        except ApiException as exc:
+            return bool(exc.status == 404)
+        metadata = getattr(found, "metadata", None)
+        return bool(metadata is not None and metadata.deletion_timestamp)
 
     async def milvus_endpoint(self, namespace: str, name: str) -> tuple[bool, str | None]:
         """(exists, status.endpoint) of a milvus-operator Milvus resource."""
         try:
-            obj: Any = await asyncio.to_thread(
+            obj: object = await asyncio.to_thread(
                 self._custom.get_namespaced_custom_object, "milvus.io", "v1beta1", namespace, "milvuses", name
             )
         except ApiException as exc:
             if exc.status == 404:
                 return False, None
             raise
-        endpoint = ((obj or {}).get("status") or {}).get("endpoint")
+        status = obj.get("status") if isinstance(obj, dict) else None
+        endpoint = status.get("endpoint") if isinstance(status, dict) else None
         return True, str(endpoint) if endpoint else None
 
-    async def create_snapshot(self, namespace: str, body: dict[str, Any]) -> bool:
+    async def create_snapshot(self, namespace: str, body: dict[str, object]) -> bool:
         """Create a MilvusSnapshot; False when one of that name exists already (a repeated run)."""
         try:
             await asyncio.to_thread(
-                self._custom.create_namespaced_custom_object, GROUP, VERSION, namespace, SNAPSHOTS, body
+                self._custom.create_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                SNAPSHOTS,
+                body,
+                field_manager=FIELD_MANAGER,
             )
         except ApiException as exc:
             if exc.status == 409:

@@ -1,139 +1,130 @@
-"""MilvusRestore: a daemon resolves the source, starts (or adopts) the job and follows it to the end."""
+"""MilvusRestore: a daemon gathers the facts (indexes, connection), reconcile/ decides the source and the job."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TypeVar
 
 import kopf
 
 from ..api import GROUP, VERSION
-from ..api.restore import PLURAL, MilvusRestoreSpec, MilvusRestoreStatus, ResolvedSource
-from ..api.snapshot import MilvusSnapshotSpec, MilvusSnapshotStatus
+from ..api.restore import PLURAL, MilvusRestoreSpec, MilvusRestoreStatus, RestorePhase
 from ..milvus.gateway import RestoreJob
-from ..reconcile.restore import RestoreInputs, SourceFailed, reconcile_restore
-from ..reconcile.snapshot import Blocked
+from ..reconcile.entries import ConnectionEntry, RestoreEntry, SnapshotEntry
+from ..reconcile.refs import Blocked, Missing, SourceFailed
+from ..reconcile.restore import RestoreInputs, RestoreRefs, reconcile_restore
+from ..reconcile.restore_source import choose_source
+from ..reconcile.retention import Child
 from . import engine
 from .bus import key
 from .common import now, parse
-from .resolve import resolve_connection
+from .resolve import resolve_connection, wake_keys
 from .runtime import Runtime
+from .state import runtime_of
+
+Key = tuple[str, str]
+E = TypeVar("E")
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=30)
 @engine.daemon_step
 async def restore_daemon(
-    body: Any,
-    spec: Any,
-    status: Any,
-    namespace: Any,
-    meta: Any,
-    patch: Any,
-    memo: Any,
-    **kwargs: Any,
+    body: kopf.Body,
+    spec: kopf.Spec,
+    status: kopf.Status,
+    name: str,
+    namespace: str,
+    meta: kopf.Meta,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    connections: kopf.Index[Key, ConnectionEntry],
+    snapshots: kopf.Index[Key, SnapshotEntry],
+    schedule_children: kopf.Index[Key, Child],
+    restores: kopf.Index[Key, RestoreEntry],
+    **_: object,
 ) -> None:
-    runtime: Runtime = memo.runtime
     model = parse(MilvusRestoreSpec, spec)
     current = parse(MilvusRestoreStatus, status)
-    inputs = RestoreInputs(generation=meta.get("generation"), spec=model, status=current, now=now())
-    waits: list[str] = []
-    if current.phase not in ("Completed", "Failed"):
-        waits = await _resolve(
-            runtime,
-            namespace,
-            model,
-            current,
-            inputs,
-            kwargs["connections"],
-            kwargs["snapshots"],
-            kwargs["schedule_children"],
-        )
+    if current.phase in (RestorePhase.COMPLETED, RestorePhase.FAILED):
+        return
+    runtime = runtime_of(memo)
+    refs, waits = await _gather(
+        runtime, namespace, name, model, current, connections, snapshots, schedule_children, restores
+    )
+    inputs = RestoreInputs(generation=meta.get("generation"), spec=model, status=current, now=now(), refs=refs)
     outcome = await reconcile_restore(inputs)
     engine.settle(outcome, body=body, patch=patch, memo=memo, waits=waits)
 
 
-async def _resolve(
+async def _gather(
     runtime: Runtime,
-    namespace: Any,
+    namespace: str,
+    name: str,
     spec: MilvusRestoreSpec,
     status: MilvusRestoreStatus,
-    inputs: RestoreInputs,
-    connections: Any,
-    snapshots: Any,
-    schedule_children: Any,
-) -> list[str]:
-    """Fill the inputs; return the keys whose change should wake this restore."""
-    source = spec.source
-    if status.source is not None:  # resolved and persisted before the job started: keep using it
-        resolved_source: ResolvedSource | None = status.source
-        connection = status.source.connection
-    elif source.snapshot_ref is not None or source.schedule_ref is not None:
-        if source.snapshot_ref is not None:
-            ref = source.snapshot_ref.name
-        else:
-            assert source.schedule_ref is not None
-            schedule = source.schedule_ref.name
-            newest = newest_ready(schedule_children.get((namespace, schedule), ()))
-            if newest is None:
-                inputs.waiting = Blocked(
-                    "NoReadySnapshot",  # names "Snapshot": the phase is WaitingForSnapshot
-                    f"MilvusSnapshotSchedule {schedule!r} has no Ready MilvusSnapshot (yet)",
-                    key("MilvusSnapshot", namespace, "*"),
-                )
-                return []
-            ref = newest
-        found = list(snapshots.get((namespace, ref), ()))
-        dep = key("MilvusSnapshot", namespace, ref)
-        if not found:
-            inputs.waiting = Blocked(
-                "SourceSnapshotNotFound", f"MilvusSnapshot {ref!r} not found in namespace {namespace!r}", dep
+    connections: kopf.Index[Key, ConnectionEntry],
+    snapshots: kopf.Index[Key, SnapshotEntry],
+    schedule_children: kopf.Index[Key, Child],
+    restores: kopf.Index[Key, RestoreEntry],
+) -> tuple[RestoreRefs | Blocked | SourceFailed, list[str]]:
+    """The facts the restore's decision needs, and the keys whose change should wake it."""
+    any_snapshot = key("MilvusSnapshot", namespace, "*")
+    plan = choose_source(
+        namespace,
+        spec.source,
+        status.source,
+        snapshot=lambda ref: _first(snapshots.get((namespace, ref), ())),
+        schedule_children=lambda schedule: schedule_children.get((namespace, schedule), ()),
+        wake=lambda kind, ref: key(kind, namespace, ref),
+    )
+    if isinstance(plan, (Blocked, SourceFailed)):
+        return plan, [any_snapshot]
+    started = status.job_id is not None or status.intent is not None
+    others = [entry for (ns, other), found in restores.items() if ns == namespace and other != name for entry in found]
+    if not started:
+        claimant = _older_claimant(name, spec, restores.get((namespace, name), ()), others)
+        if claimant is not None:
+            message = (
+                f"MilvusRestore {claimant!r} is restoring into {spec.target.collection_name!r} already; this one "
+                "waits for it (Milvus refuses an existing target, so this one fails if that one succeeds)"
             )
-            return []
-        snap_spec = parse(MilvusSnapshotSpec, found[0]["spec"])
-        snap_status = parse(MilvusSnapshotStatus, found[0]["status"])
-        if snap_status.phase == "Failed":
-            why = snap_status.error.message if snap_status.error else "failed"
-            inputs.source_failed = SourceFailed(f"source MilvusSnapshot {ref!r} failed: {why}")
-            return []
-        if snap_status.phase != "Ready" or not snap_status.snapshot_name:
-            phase = snap_status.phase or "Pending"
-            inputs.waiting = Blocked("SourceSnapshotNotReady", f"waiting for MilvusSnapshot {ref!r} ({phase})", dep)
-            return []
-        connection = snap_spec.connection_ref.name
-        resolved_source = ResolvedSource(
-            snapshot_name=snap_status.snapshot_name,
-            collection_name=snap_status.collection_name or snap_spec.collection_name,
-            db_name=snap_status.db_name or "default",
-            connection=connection,
-            snapshot_ref=ref,
-        )
-    else:
-        assert source.connection_ref is not None and source.snapshot_name and source.collection_name
-        connection = source.connection_ref.name
-        resolved_source = None
-    resolved = await resolve_connection(runtime, namespace, connection, connections)
-    if isinstance(resolved, Blocked):
-        inputs.waiting = resolved
-        return []
-    if resolved_source is None:
-        assert source.snapshot_name and source.collection_name
-        resolved_source = ResolvedSource(
-            snapshot_name=source.snapshot_name,
-            collection_name=source.collection_name,
-            db_name=source.db_name or resolved.db_name,
-            connection=connection,
-        )
-    inputs.source = resolved_source
-    inputs.gateway = resolved.gateway
-    gateway, pool_key = resolved.gateway, resolved.pool_key
+            return Blocked(Missing.TARGET, "TargetClaimed", message, key("MilvusRestore", namespace, claimant)), []
+    found = list(connections.get((namespace, plan.connection), ()))
+    connected = await resolve_connection(runtime, namespace, plan.connection, found)
+    waits = [*(wake_keys(namespace, plan.connection, found[0].spec) if found else []), any_snapshot]
+    if isinstance(connected, Blocked):
+        return connected, waits
+    gateway, pool_key = connected.gateway, f"{namespace}/{plan.connection}"
 
     async def lookup(job_id: int, db: str) -> RestoreJob | None:
         return await runtime.jobs.lookup(pool_key, gateway, db, job_id)
 
-    inputs.job_lookup = lookup
-    return [*resolved.wake_keys(namespace), key("MilvusSnapshot", namespace, "*")]
+    claimed = frozenset(
+        entry.job_id for found_ in restores.values() for entry in found_ if entry.job_id and entry.name != name
+    )
+    refs = RestoreRefs(
+        source=plan.resolve(connected.db_name), connected=connected, job_lookup=lookup, claimed_jobs=claimed
+    )
+    return refs, waits
 
 
-def newest_ready(children: Any) -> str | None:
-    """The schedule's newest Ready, not deleting, MilvusSnapshot (by run time, then name)."""
-    ready = [c for c in children if c["phase"] == "Ready" and not c["deleting"]]
-    return max(ready, key=lambda c: (c["time"] or "", c["name"]))["name"] if ready else None
+def _older_claimant(
+    name: str, spec: MilvusRestoreSpec, mine: Iterable[RestoreEntry], others: list[RestoreEntry]
+) -> str | None:
+    """The oldest other active restore into the same target collection (and database, where known)."""
+    me = _first(mine)
+    if me is None:
+        return None
+    rivals = [
+        other
+        for other in others
+        if other.active
+        and other.target_collection == spec.target.collection_name
+        and (other.target_db is None or me.target_db is None or other.target_db == me.target_db)
+        and (other.created, other.name) < (me.created, name)
+    ]
+    return min(rivals, key=lambda r: (r.created, r.name)).name if rivals else None
+
+
+def _first(values: Iterable[E]) -> E | None:
+    return next(iter(values), None)

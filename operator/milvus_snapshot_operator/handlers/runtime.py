@@ -7,27 +7,42 @@ import dataclasses
 from ..config import OperatorConfig
 from ..milvus.jobcache import RestoreJobCache
 from ..milvus.pool import GatewayPool
+from ..reconcile.endpoints import AllowedEndpoints
 from ..reconcile.outcome import Retry
-from .bus import WakeupBus
-from .kube import KubeReader
+from .bus import WakeupBus, key
+from .kube import KubeReader, load_config
+from .secretwatch import SecretWatches
 
 
 @dataclasses.dataclass
 class Runtime:
     config: OperatorConfig
+    allowed: AllowedEndpoints
     kube: KubeReader
     pool: GatewayPool
     jobs: RestoreJobCache
     bus: WakeupBus
+    secrets: SecretWatches
 
     @classmethod
     def create(cls, config: OperatorConfig) -> Runtime:
+        """Raises ValueError for a bad MSO_ALLOWED_ENDPOINTS entry: the operator refuses to start with it."""
+        kube_config = load_config()
+        kube = KubeReader(kube_config)
+        bus = WakeupBus()
+
+        def secret_changed(namespace: str, name: str) -> None:
+            kube.forget_secret(namespace, name)
+            bus.notify(key("Secret", namespace, name))
+
         return cls(
             config=config,
-            kube=KubeReader(),
+            allowed=AllowedEndpoints.parse(config.allowed_endpoints.split(",")),
+            kube=kube,
             pool=GatewayPool(),
             jobs=RestoreJobCache(config.restore_poll_seconds),
-            bus=WakeupBus(),
+            bus=bus,
+            secrets=SecretWatches(kube_config, secret_changed),
         )
 
     def delay(self, retry: Retry, failures: int) -> float:

@@ -6,23 +6,25 @@ or one of its children changes. Children come from the `schedule_children` index
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
-from typing import Any
 
 import kopf
 from kubernetes.client.exceptions import ApiException
 
-from ..api import GROUP, VERSION
-from ..api.common import parse_rfc3339
+from ..api import GROUP, TRIGGER_ANNOTATION, VERSION
+from ..api.common import parse_rfc3339_or_none
 from ..api.schedule import KIND, PLURAL, MilvusSnapshotScheduleSpec, MilvusSnapshotScheduleStatus
+from ..reconcile.entries import RestoreEntry
 from ..reconcile.outcome import Event, Outcome, Retry
 from ..reconcile.retention import Child
-from ..reconcile.schedule import TRIGGER_ANNOTATION, ScheduleInputs, plan_schedule
+from ..reconcile.schedule import ScheduleInputs, plan_schedule
 from . import engine
 from .bus import key
 from .common import now, parse
-from .runtime import Runtime
+from .state import runtime_of, state_of
 
+Key = tuple[str, str]
 IDLE_SECONDS = 3600.0  # nothing scheduled (suspended, no retention): re-plan hourly anyway
 WAKE_MARGIN_SECONDS = 0.05  # wake just after a tick, never just before it
 
@@ -30,51 +32,60 @@ WAKE_MARGIN_SECONDS = 0.05  # wake just after a tick, never just before it
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=30)
 @engine.daemon_step
 async def schedule_daemon(
-    body: Any,
-    spec: Any,
-    status: Any,
+    body: kopf.Body,
+    spec: kopf.Spec,
+    status: kopf.Status,
     name: str,
-    namespace: Any,
-    meta: Any,
-    patch: Any,
-    memo: Any,
-    **kwargs: Any,
+    namespace: str,
+    uid: str,
+    meta: kopf.Meta,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    schedule_children: kopf.Index[Key, Child],
+    restores: kopf.Index[Key, RestoreEntry],
+    **_: object,
 ) -> None:
-    runtime: Runtime = memo.runtime
+    runtime, state = runtime_of(memo), state_of(memo)
     clock = now()
+    needed = _needed_by_restores(namespace, restores)
+    children = [
+        dataclasses.replace(child, referenced=child.name in needed)
+        for child in schedule_children.get((namespace, name), ())
+    ]
+    annotations = meta.get("annotations") or {}
     inputs = ScheduleInputs(
         name=name,
-        uid=meta["uid"],
+        uid=uid,
         generation=meta.get("generation"),
         spec=parse(MilvusSnapshotScheduleSpec, spec),
         status=parse(MilvusSnapshotScheduleStatus, status),
         now=clock,
-        created_at=parse_rfc3339(meta["creationTimestamp"]) if meta.get("creationTimestamp") else None,
+        created_at=parse_rfc3339_or_none(meta.get("creationTimestamp")),
         labels=dict(meta.get("labels") or {}),
-        trigger=(meta.get("annotations") or {}).get(TRIGGER_ANNOTATION),
-        children=[_child(entry) for entry in kwargs["schedule_children"].get((namespace, name), ())],
+        trigger=annotations.get(TRIGGER_ANNOTATION),
+        children=children,
         retention_interval=datetime.timedelta(seconds=runtime.config.retention_interval_seconds),
     )
     plan = plan_schedule(inputs)
     errors = []
-    for child in plan.delete:
+    for pruned in plan.delete:
         try:
-            await runtime.kube.delete_snapshot(namespace, child)
+            await runtime.kube.delete_snapshot(namespace, pruned)
         except ApiException as exc:
-            errors.append(f"{child}: {exc.status} {exc.reason}")
+            errors.append(f"{pruned}: {exc.status} {exc.reason}")
     if errors and plan.status.retention is not None:
         plan.status.retention.errors = errors
         plan.events.append(Event("Warning", "RetentionFailed", "; ".join(errors)))
-    for child_body in plan.create:
+    for child in plan.create:
         try:
-            await runtime.kube.create_snapshot(namespace, child_body)
+            await runtime.kube.create_snapshot(namespace, child.body)
         except ApiException as exc:
             # Nothing recorded: the same run (same child name) is retried after the backoff.
-            message = f"could not create MilvusSnapshot {child_body['metadata']['name']!r}: {exc.status} {exc.reason}"
+            message = f"could not create MilvusSnapshot {child.name!r}: {exc.status} {exc.reason}"
             kopf.event(body, type="Warning", reason="RunFailed", message=message)
-            memo.failures = getattr(memo, "failures", 0) + 1
-            raise engine.Requeue(runtime.delay(Retry.BACKOFF, memo.failures)) from None
-    memo.failures = 0
+            state.failures += 1
+            raise engine.Requeue(runtime.delay(Retry.BACKOFF, state.failures)) from None
+    state.failures = 0
     engine.apply(Outcome(plan.status, None, plan.events), body, patch, memo)
     timeout = IDLE_SECONDS
     if plan.wake_at is not None:
@@ -83,13 +94,13 @@ async def schedule_daemon(
     raise engine.Requeue(0)
 
 
-def _child(entry: Any) -> Child:
-    return Child(
-        name=entry["name"],
-        time=parse_rfc3339(entry["time"]) if entry["time"] else datetime.datetime.min.replace(tzinfo=datetime.UTC),
-        phase=entry["phase"],
-        keep=entry["keep"],
-        deleting=entry["deleting"],
-        trigger=entry["trigger"],
-        message=entry["message"],
-    )
+def _needed_by_restores(namespace: str, restores: kopf.Index[Key, RestoreEntry]) -> set[str]:
+    """Children an unfinished MilvusRestore restores: retention keeps them (scheduleRef restores that have not
+    chosen yet are covered by "never the newest Ready one")."""
+    return {
+        entry.snapshot_ref
+        for (ns, _name), found in restores.items()
+        if ns == namespace
+        for entry in found
+        if entry.active and entry.snapshot_ref
+    }

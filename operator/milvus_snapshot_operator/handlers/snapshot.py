@@ -2,78 +2,117 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import kopf
 
 from ..api import GROUP, VERSION
 from ..api.snapshot import PLURAL, MilvusSnapshotSpec, MilvusSnapshotStatus
-from ..reconcile.snapshot import Blocked, DeletionInputs, SnapshotInputs, delete_snapshot, reconcile_snapshot
+from ..milvus.pymilvus_gateway import PymilvusGateway
+from ..reconcile.endpoints import EndpointError, parse_uri
+from ..reconcile.entries import ConnectionEntry
+from ..reconcile.refs import Blocked, Connected, Missing
+from ..reconcile.snapshot import DeletionInputs, SnapshotInputs, delete_snapshot, needs_drop, reconcile_snapshot
 from . import engine
-from .common import now, parse
-from .resolve import resolve_connection
-from .runtime import Runtime
+from .common import by_name, now, parse
+from .resolve import connection_key, resolve_connection, wake_keys
+from .state import runtime_of, state_of
+
+Connections = kopf.Index[tuple[str, str], ConnectionEntry]
 
 
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=30)
 @engine.daemon_step
 async def snapshot_daemon(
-    body: Any,
-    spec: Any,
-    status: Any,
+    body: kopf.Body,
+    spec: kopf.Spec,
+    status: kopf.Status,
     name: str,
-    namespace: Any,
-    meta: Any,
-    patch: Any,
-    memo: Any,
-    **kwargs: Any,
+    namespace: str,
+    uid: str,
+    meta: kopf.Meta,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    connections: Connections,
+    **_: object,
 ) -> None:
-    runtime: Runtime = memo.runtime
+    runtime, state = runtime_of(memo), state_of(memo)
     model = parse(MilvusSnapshotSpec, spec)
     current = parse(MilvusSnapshotStatus, status)
-    inputs = SnapshotInputs(name=name, generation=meta.get("generation"), spec=model, status=current, now=now())
     # Trust our own just-recorded intent only if it is what the API server has now (the patch landed).
-    recorded, memo.recorded_intent = getattr(memo, "recorded_intent", None), None
-    inputs.intent_fresh = recorded is not None and current.intent is not None and current.intent.time == recorded
-    waits: list[str] = []
-    if current.phase not in ("Failed",):
-        resolved = await resolve_connection(runtime, namespace, model.connection_ref.name, kwargs["connections"])
-        if isinstance(resolved, Blocked):
-            inputs.blocked = resolved
-        else:
-            inputs.gateway, inputs.connection_db = resolved.gateway, resolved.db_name
-            waits = resolved.wake_keys(namespace)
-    outcome = await reconcile_snapshot(inputs)
+    recorded, state.recorded_intent = state.recorded_intent, None
+    fresh = recorded is not None and current.intent is not None and current.intent.time == recorded
+    found = list(connections.get((namespace, model.connection_ref.name), ()))
+    refs = await resolve_connection(runtime, namespace, model.connection_ref.name, found)
+    waits = wake_keys(namespace, model.connection_ref.name, found[0].spec) if found else []
+    outcome = await reconcile_snapshot(
+        SnapshotInputs(
+            name=name,
+            uid=uid,
+            generation=meta.get("generation"),
+            spec=model,
+            status=current,
+            now=now(),
+            refs=refs,
+            intent_fresh=fresh,
+        )
+    )
     if outcome.status.intent is not None and current.intent is None:
-        memo.recorded_intent = outcome.status.intent.time
+        state.recorded_intent = outcome.status.intent.time
     engine.settle(outcome, body=body, patch=patch, memo=memo, waits=waits)
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
+@by_name
 async def snapshot_deleted(
-    body: Any,
-    spec: Any,
-    status: Any,
-    namespace: Any,
-    meta: Any,
-    patch: Any,
-    memo: Any,
-    **kwargs: Any,
+    body: kopf.Body,
+    spec: kopf.Spec,
+    namespace: str,
+    uid: str,
+    meta: kopf.Meta,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    connections: Connections,
+    **_: object,
 ) -> None:
-    runtime: Runtime = memo.runtime
+    runtime, state = runtime_of(memo), state_of(memo)
     model = parse(MilvusSnapshotSpec, spec)
-    inputs = DeletionInputs(
-        spec=model, status=parse(MilvusSnapshotStatus, status), generation=meta.get("generation"), now=now()
-    )
-    resolved = await resolve_connection(runtime, namespace, model.connection_ref.name, kwargs["connections"])
-    if isinstance(resolved, Blocked):
-        inputs.blocked = resolved
-    else:
-        inputs.gateway = resolved.gateway
-    outcome = await delete_snapshot(inputs)
-    engine.apply(outcome, body, patch)
+    connection = model.connection_ref.name
+    async with state.lock:  # after any Milvus call the daemon had in flight; the daemon is stopped by now
+        current = parse(MilvusSnapshotStatus, engine.latest_status(memo, body))
+        if not needs_drop(model, current):
+            return
+        found = list(connections.get((namespace, connection), ()))
+        refs = await resolve_connection(runtime, namespace, connection, found)
+        terminating = False
+        if isinstance(refs, Blocked):
+            refs = _last_used(runtime.pool.last(connection_key(namespace, connection)), refs, current)
+        if isinstance(refs, Blocked):
+            terminating = await runtime.kube.namespace_terminating(namespace)
+        outcome = await delete_snapshot(
+            DeletionInputs(
+                uid=uid,
+                spec=model,
+                status=current,
+                generation=meta.get("generation"),
+                now=now(),
+                refs=refs,
+                namespace_terminating=terminating,
+            )
+        )
+    changed = engine.apply(outcome, body, patch, memo)
     if outcome.retry is not None:
-        memo.failures = getattr(memo, "failures", 0) + 1
-        delay = runtime.delay(outcome.retry, memo.failures)
-        reason = outcome.status.error.message if outcome.status.error else "retrying"
-        raise kopf.TemporaryError(f"deletion waits: {reason}", delay=max(delay, 1.0))
+        state.failures += 1
+        keys = [*(wake_keys(namespace, connection, found[0].spec) if found else []), outcome.dependency or ""]
+        delay = runtime.delay(outcome.retry, state.failures)
+        await engine.finalizer_wait(memo, keys, delay, status_changed=changed)
+
+
+def _last_used(last: PymilvusGateway | None, blocked: Blocked, status: MilvusSnapshotStatus) -> Connected | Blocked:
+    """The credentials last used for this connection, when its Secret is gone (e.g. deleted first with its
+    namespace): a finalizer may still drop what it made. Never after a restart (nothing is persisted)."""
+    if last is None or blocked.missing != Missing.SECRET:
+        return blocked
+    try:
+        address = parse_uri(last.endpoint.uri, "uri", tls=last.endpoint.secure).address
+    except EndpointError:
+        return blocked
+    return Connected(gateway=last, db_name=status.db_name or last.endpoint.db_name, endpoint=address)

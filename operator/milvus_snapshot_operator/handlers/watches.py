@@ -1,95 +1,83 @@
-"""Watch events that wake resources waiting for a reference, plus the in-memory indices they read."""
+"""Watch events that wake resources waiting for something, and keep the Secret watches in step with the
+Secrets that connections reference."""
 
 from __future__ import annotations
 
-import copy
-from typing import Any
+from collections.abc import Mapping
 
 import kopf
 
-from ..api import GROUP, VERSION
+from ..api import GROUP, SCHEDULE_LABEL, VERSION
+from ..api.common import READY
 from ..api.connection import PLURAL as CONNECTIONS
+from ..api.restore import PLURAL as RESTORES
 from ..api.schedule import KIND as SCHEDULE
 from ..api.schedule import PLURAL as SCHEDULES
 from ..api.snapshot import PLURAL as SNAPSHOTS
-from ..reconcile.schedule import KEEP_LABEL, RUN_TIME_ANNOTATION, SCHEDULE_LABEL, TRIGGER_ANNOTATION
+from ..reconcile.entries import ConnectionEntry
 from .bus import key
-from .runtime import Runtime
+from .common import by_name
+from .resolve import secret_refs
+from .state import runtime_of, state_of
 
-
-@kopf.index(GROUP, VERSION, CONNECTIONS)
-def connections(namespace: Any, name: str, spec: Any, **_: Any) -> dict[tuple[str, str], Any]:
-    """(namespace, name) -> spec of every MilvusConnection."""
-    return {(namespace, name): copy.deepcopy(dict(spec))}
-
-
-@kopf.index(GROUP, VERSION, SNAPSHOTS)
-def snapshots(namespace: Any, name: str, spec: Any, status: Any, **_: Any) -> dict[tuple[str, str], Any]:
-    """(namespace, name) -> spec and status of every MilvusSnapshot (restores wait on them)."""
-    return {(namespace, name): {"spec": copy.deepcopy(dict(spec)), "status": copy.deepcopy(dict(status))}}
-
-
-@kopf.index(GROUP, VERSION, SNAPSHOTS, labels={SCHEDULE_LABEL: kopf.PRESENT})
-def schedule_children(
-    namespace: Any, name: str, meta: Any, status: Any, **_: Any
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """(namespace, schedule) -> what schedules (retention) and scheduleRef restores need of each child."""
-    annotations, error = meta.get("annotations") or {}, status.get("error") or {}
-    return {
-        (namespace, meta["labels"][SCHEDULE_LABEL]): {
-            "name": name,
-            "time": annotations.get(RUN_TIME_ANNOTATION) or meta.get("creationTimestamp"),
-            "phase": status.get("phase"),
-            "keep": (meta.get("labels") or {}).get(KEEP_LABEL) == "true",
-            "deleting": bool(meta.get("deletionTimestamp")),
-            "trigger": annotations.get(TRIGGER_ANNOTATION),
-            "message": str(error.get("message") or ""),
-        }
-    }
-
-
-@kopf.on.event("", "v1", "secrets")
-def secret_changed(namespace: Any, name: str, memo: Any, **_: Any) -> None:
-    runtime: Runtime = memo.runtime
-    runtime.kube.forget_secret(namespace, name)
-    runtime.bus.notify(key("Secret", namespace, name))
+Key = tuple[str, str]
 
 
 @kopf.on.event(GROUP, VERSION, CONNECTIONS)
-def connection_changed(
-    namespace: Any,
+@by_name
+async def connection_changed(
+    type: str,  # noqa: A002 - Kopf's name for the watch event type
+    namespace: str,
     name: str,
-    meta: Any,
-    status: Any,
-    memo: Any,
-    **kwargs: Any,
+    meta: kopf.Meta,
+    status: kopf.Status,
+    memo: kopf.Memo,
+    connections: kopf.Index[Key, ConnectionEntry],
+    **_: object,
 ) -> None:
-    runtime: Runtime = memo.runtime
+    runtime, state = runtime_of(memo), state_of(memo)
     # Wake the resources using this connection only when something they depend on changed: it appeared or
     # went away, its spec changed, or its Ready condition changed (e.g. a fixed token). Not on every probe's
     # lastProbeTime patch, which would make every Ready snapshot re-check Milvus at once.
-    ready: dict[str, Any] = next((c for c in (status or {}).get("conditions", []) if c.get("type") == "Ready"), {})
-    fingerprint = (kwargs["type"] == "DELETED", meta.get("generation"), ready.get("status"), ready.get("reason"))
-    if getattr(memo, "wake_fingerprint", None) != fingerprint:
-        memo.wake_fingerprint = fingerprint
+    ready: Mapping[str, object] = next((c for c in status.get("conditions") or [] if c.get("type") == READY), {})
+    fingerprint = (type == "DELETED", meta.get("generation"), ready.get("status"), ready.get("reason"))
+    if state.wake_fingerprint != fingerprint:
+        state.wake_fingerprint = fingerprint
         runtime.bus.notify(key("MilvusConnection", namespace, name))
     generation = meta.get("generation")
-    if getattr(memo, "seen_generation", None) != generation:  # spec changed: re-probe now
-        memo.seen_generation = generation
+    if state.seen_generation != generation:  # spec changed: re-probe now
+        state.seen_generation = generation
         runtime.bus.notify(key("MilvusConnection", namespace, name) + "#spec")
+    wanted = {
+        (ns, ref) for (ns, _name), found in connections.items() for entry in found for ref in secret_refs(entry.spec)
+    }
+    started, stopped = runtime.secrets.sync(wanted)
+    for ns, ref in started:
+        runtime.kube.watching(ns, ref, True)
+    for ns, ref in stopped:
+        runtime.kube.watching(ns, ref, False)
 
 
 @kopf.on.event(GROUP, VERSION, SNAPSHOTS)
-def snapshot_changed(namespace: Any, name: str, labels: Any, memo: Any, **_: Any) -> None:
-    runtime: Runtime = memo.runtime
-    runtime.bus.notify(key("MilvusSnapshot", namespace, name))
-    runtime.bus.notify(key("MilvusSnapshot", namespace, "*"))  # restores waiting for a snapshot by Milvus name
+@by_name
+async def snapshot_changed(namespace: str, name: str, labels: kopf.Labels, memo: kopf.Memo, **_: object) -> None:
+    bus = runtime_of(memo).bus
+    bus.notify(key("MilvusSnapshot", namespace, name))
+    bus.notify(key("MilvusSnapshot", namespace, "*"))  # restores and connection deletions waiting on any snapshot
     if SCHEDULE_LABEL in labels:  # a schedule's child changed: its retention and status may change
-        runtime.bus.notify(key(SCHEDULE, namespace, labels[SCHEDULE_LABEL]))
+        bus.notify(key(SCHEDULE, namespace, labels[SCHEDULE_LABEL]))
+
+
+@kopf.on.event(GROUP, VERSION, RESTORES)
+@by_name
+async def restore_changed(namespace: str, name: str, memo: kopf.Memo, **_: object) -> None:
+    bus = runtime_of(memo).bus
+    bus.notify(key("MilvusRestore", namespace, name))  # restores waiting for this one's target claim
+    bus.notify(key("MilvusRestore", namespace, "*"))  # connection deletions waiting on running restores
 
 
 @kopf.on.event(GROUP, VERSION, SCHEDULES)
-def schedule_changed(namespace: Any, name: str, memo: Any, **_: Any) -> None:
+@by_name
+async def schedule_changed(namespace: str, name: str, memo: kopf.Memo, **_: object) -> None:
     """Spec, suspend or the trigger annotation changed: the schedule's daemon re-plans at once."""
-    runtime: Runtime = memo.runtime
-    runtime.bus.notify(key(SCHEDULE, namespace, name))
+    runtime_of(memo).bus.notify(key(SCHEDULE, namespace, name))

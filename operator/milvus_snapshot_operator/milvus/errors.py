@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 
 import grpc
-from pymilvus.exceptions import MilvusException, ParamError
+from pymilvus.exceptions import ConnectionConfigException, MilvusException, ParamError
 
 from .gateway import ErrorKind, MilvusError
 
-# merr codes (see shared/reference/milvus-snapshot-api.md)
+# merr codes, as Milvus 3.0 defines them (pkg/util/merr in the Milvus sources)
 PARAMETER_INVALID = 1100
 PARAMETER_MISSING = 1101
 COLLECTION_NOT_FOUND = 100
@@ -41,22 +41,39 @@ _GRPC_KINDS = {
 }
 
 
+# What gRPC core reports when TLS does not work out: a certificate it cannot verify (wrong CA, wrong server
+# name) or a peer that does not speak TLS at all (plaintext server). Matched on gRPC's own text.
+_TLS_FAILURE = ("ssl_error", "certificate_verify_failed", "handshake", "wrong_version_number", "tsi_", "ssl handshake")
+
+
 def classify(exc: BaseException) -> MilvusError:
-    """Turn any exception raised by a pymilvus call into a MilvusError with a kind and Milvus's text."""
+    """Turn any exception raised by a pymilvus call into a MilvusError with a kind and Milvus's text.
+
+    Anything that is not a Milvus or transport failure is a bug (ours or a library's): INTERNAL, reported
+    as such (never disguised as Milvus being unavailable).
+    """
     if isinstance(exc, MilvusError):
         return exc
     if isinstance(exc, grpc.RpcError):
-        code = exc.code() if callable(getattr(exc, "code", None)) else None
-        details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
-        kind = _GRPC_KINDS.get(code, ErrorKind.UNAVAILABLE) if code is not None else ErrorKind.UNAVAILABLE
-        return MilvusError(kind, f"{getattr(code, 'name', 'gRPC error')}: {details}")
+        return _classify_rpc(exc)
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError, OSError)):
         return MilvusError(ErrorKind.UNAVAILABLE, f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, ConnectionConfigException):
+        return MilvusError(ErrorKind.INVALID_ENDPOINT, exc.message)
     if isinstance(exc, ParamError):
         return MilvusError(ErrorKind.INVALID, exc.message, None)
     if isinstance(exc, MilvusException):
         return _classify_milvus(exc)
-    return MilvusError(ErrorKind.UNAVAILABLE, f"{type(exc).__name__}: {exc}")
+    return MilvusError(ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}")
+
+
+def _classify_rpc(exc: grpc.RpcError) -> MilvusError:
+    code = exc.code() if callable(getattr(exc, "code", None)) else None
+    details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
+    kind = _GRPC_KINDS.get(code, ErrorKind.UNAVAILABLE) if code is not None else ErrorKind.UNAVAILABLE
+    if kind == ErrorKind.UNAVAILABLE and any(marker in str(details).lower() for marker in _TLS_FAILURE):
+        kind = ErrorKind.TLS
+    return MilvusError(kind, f"{getattr(code, 'name', 'gRPC error')}: {details}")
 
 
 # gRPC codes that say "these credentials/this server will never work", even when pymilvus hides them
@@ -87,8 +104,10 @@ def _rpc_cause(exc: BaseException) -> grpc.RpcError | None:
 
 def _classify_milvus(exc: MilvusException) -> MilvusError:
     cause = _rpc_cause(exc)
-    if cause is not None and callable(getattr(cause, "code", None)) and cause.code() in _DECISIVE_CAUSES:
-        return classify(cause)
+    if cause is not None and callable(getattr(cause, "code", None)):
+        from_cause = _classify_rpc(cause)
+        if cause.code() in _DECISIVE_CAUSES or from_cause.kind == ErrorKind.TLS:
+            return from_cause
     raw_code = exc.code
     message = exc.message or str(exc)
     lowered = message.lower()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar
 
 from pymilvus import AsyncMilvusClient
 
+from .cafile import ca_file
 from .errors import DATABASE_NOT_FOUND, classify
 from .gateway import ErrorKind, MilvusError, RestoreJob, SnapshotInfo
 
@@ -26,7 +27,8 @@ class Endpoint:
     db_name: str
     timeout: float
     token: str = dataclasses.field(default="", repr=False)
-    ca_pem_path: str | None = None
+    secure: bool = False  # TLS, whatever the URI's scheme says (spec.tls asked for it)
+    ca_pem: bytes | None = dataclasses.field(default=None, repr=False)
     server_name: str | None = None
 
 
@@ -34,7 +36,9 @@ class PymilvusGateway:
     """MilvusGateway implementation. Every call has a timeout; every failure becomes a MilvusError."""
 
     def __init__(self, endpoint: Endpoint) -> None:
+        """Raises MilvusError(INVALID_ENDPOINT) when pymilvus refuses the endpoint; connects lazily."""
         self.endpoint = endpoint
+        self._ca_path = ca_file(endpoint.ca_pem) if endpoint.ca_pem else None
         self._client = self._new_client(endpoint.db_name)
         # pymilvus 3.0.2 ignores a per-call db_name on RPCs whose requests have no db field (flush,
         # has_collection, get_collection_stats): they always go to the client's own database (the
@@ -43,20 +47,19 @@ class PymilvusGateway:
 
     def _new_client(self, db_name: str) -> AsyncMilvusClient:
         endpoint = self.endpoint
-        kwargs: dict[str, Any] = {"dedicated": True}
-        if endpoint.uri.startswith("https://") or endpoint.ca_pem_path:
-            kwargs["secure"] = True
-            if endpoint.ca_pem_path:
-                kwargs["server_pem_path"] = endpoint.ca_pem_path
-            if endpoint.server_name:
-                kwargs["server_name"] = endpoint.server_name
-        return AsyncMilvusClient(
-            uri=endpoint.uri,
-            token=endpoint.token,
-            db_name=db_name,
-            timeout=endpoint.timeout,
-            **kwargs,
-        )
+        # `secure` is always passed explicitly: pymilvus infers it from an https:// scheme only, so a tls
+        # block with another scheme would otherwise silently connect in plaintext.
+        kwargs: dict[str, object] = {"dedicated": True, "secure": endpoint.secure}
+        if endpoint.secure and self._ca_path:
+            kwargs["server_pem_path"] = self._ca_path
+        if endpoint.secure and endpoint.server_name:
+            kwargs["server_name"] = endpoint.server_name
+        try:
+            return AsyncMilvusClient(
+                uri=endpoint.uri, token=endpoint.token, db_name=db_name, timeout=endpoint.timeout, **kwargs
+            )
+        except Exception as exc:
+            raise classify(exc) from exc
 
     def _in_db(self, db: str) -> AsyncMilvusClient:
         """The client whose requests go to database `db` (for RPCs without a db_name field)."""
@@ -73,7 +76,7 @@ class PymilvusGateway:
                 await client.close()
         self._db_clients.clear()
 
-    async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    async def _call(self, fn: Callable[..., Awaitable[T]], *args: object, **kwargs: object) -> T:
         try:
             return await fn(*args, timeout=self.endpoint.timeout, **kwargs)
         except Exception as exc:
@@ -87,12 +90,7 @@ class PymilvusGateway:
         try:
             await self._call(self._client.list_snapshots, collection_name=_PROBE_COLLECTION)
         except MilvusError as exc:
-            if exc.kind in (
-                ErrorKind.UNSUPPORTED,
-                ErrorKind.UNAVAILABLE,
-                ErrorKind.AUTH,
-                ErrorKind.PERMISSION,
-            ):
+            if exc.kind not in (ErrorKind.COLLECTION_NOT_FOUND, ErrorKind.INVALID, ErrorKind.NOT_FOUND):
                 raise
             if exc.code == DATABASE_NOT_FOUND:  # the RPC exists, but every snapshot here would fail
                 raise MilvusError(ErrorKind.DATABASE_NOT_FOUND, exc.message, exc.code) from exc
@@ -169,7 +167,21 @@ class PymilvusGateway:
         return [_job(job) for job in jobs]
 
 
-def _job(info: Any) -> RestoreJob:
+class _JobInfo(Protocol):
+    """pymilvus's RestoreSnapshotJobInfo (untyped in pymilvus): the fields read here."""
+
+    job_id: int
+    snapshot_name: str
+    db_name: str
+    collection_name: str
+    state: str
+    progress: int
+    reason: str
+    start_time: int
+    time_cost: int
+
+
+def _job(info: _JobInfo) -> RestoreJob:
     return RestoreJob(
         job_id=int(info.job_id),
         snapshot_name=str(info.snapshot_name),

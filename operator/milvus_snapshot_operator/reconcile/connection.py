@@ -5,59 +5,59 @@ from __future__ import annotations
 import dataclasses
 import datetime
 
-from ..api.common import ConditionStatus, rfc3339
+from ..api.common import READY, rfc3339
 from ..api.connection import MilvusConnectionStatus
-from ..milvus.gateway import ErrorKind, MilvusError, MilvusGateway
-from .conditions import READY, set_condition
+from ..milvus.gateway import ErrorKind, MilvusError
+from .milvus_errors import RETRIED
 from .outcome import Event, Outcome, Retry
-from .snapshot import Blocked
+from .refs import Blocked, Connected, Invalid
 
-_REASONS = {
+# A wrong password, a missing database or no snapshot RPCs are answers, not outages: retried slowly (and at
+# once when the Secret or spec changes), under their own reason.
+_ANSWERS = {
     ErrorKind.AUTH: "AuthenticationFailed",
     ErrorKind.PERMISSION: "PermissionDenied",
     ErrorKind.UNSUPPORTED: "SnapshotsUnsupported",
     ErrorKind.DATABASE_NOT_FOUND: "DatabaseNotFound",
+    ErrorKind.TLS: "TLSHandshakeFailed",
+    ErrorKind.TLS_REQUIRED: "TLSRequired",
+    ErrorKind.INVALID_ENDPOINT: "InvalidTLSConfig",
 }
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class ConnectionInputs:
     generation: int | None
     status: MilvusConnectionStatus
     now: datetime.datetime
-    endpoint: str | None = None  # resolved URI without credentials
-    gateway: MilvusGateway | None = None
-    blocked: Blocked | None = None
+    refs: Connected | Blocked | Invalid
 
 
 async def probe_connection(inp: ConnectionInputs) -> Outcome[MilvusConnectionStatus]:
     status = inp.status.model_copy(deep=True)
-    status.observed_generation = inp.generation
-    status.endpoint = inp.endpoint
-    previous = next((c for c in status.conditions if c.type == READY), None)
-    if inp.blocked is not None:
-        return _not_ready(
-            inp,
-            status,
-            inp.blocked.reason,
-            inp.blocked.message,
-            previous,
-            Retry.DEPENDENCY,
-            inp.blocked.dependency,
-        )
-    assert inp.gateway is not None
+    previous = status.condition(READY)
+    refs = inp.refs
+    if isinstance(refs, Invalid):
+        status.endpoint = None
+        first = previous is None or previous.reason != refs.reason
+        status.mark_stalled(refs.reason, refs.message, inp.generation, inp.now)
+        # Stalled until the spec (or the operator's settings) change: wait for that, never give up.
+        return Outcome(status, Retry.DEPENDENCY, [Event("Warning", refs.reason, refs.message)] if first else [])
+    if isinstance(refs, Blocked):
+        return _not_ready(inp, status, refs.reason, refs.message, Retry.DEPENDENCY, refs.wake)
+    status.endpoint = refs.endpoint
     status.last_probe_time = rfc3339(inp.now)
     try:
-        status.server_version = await inp.gateway.server_version()
-        await inp.gateway.check_snapshot_support()
+        status.server_version = await refs.gateway.server_version()
+        await refs.gateway.check_snapshot_support()
     except MilvusError as exc:
-        reason = _REASONS.get(exc.kind, "Unreachable")
-        retry = Retry.SLOW if exc.kind in _REASONS else Retry.BACKOFF
-        return _not_ready(inp, status, reason, exc.message, previous, retry, None)
-    message = f"connected to Milvus {status.server_version} at {inp.endpoint}"
-    set_condition(status, READY, ConditionStatus.TRUE, "Connected", message, inp.generation, inp.now)
+        reason = _ANSWERS.get(exc.kind) or ("InternalError" if exc.kind == ErrorKind.INTERNAL else "Unreachable")
+        when = Retry.SLOW if exc.kind in _ANSWERS else RETRIED.get(exc.kind, ("", Retry.BACKOFF))[1]
+        return _not_ready(inp, status, reason, exc.message, when, None, exc.code)
+    message = f"connected to Milvus {status.server_version} at {refs.endpoint}"
+    status.mark_ready("Connected", message, inp.generation, inp.now)
     events = []
-    if previous is not None and previous.status != ConditionStatus.TRUE:
+    if previous is not None and previous.status != "True":
         events.append(Event("Normal", "ConnectionEstablished", message))
     return Outcome(status, Retry.DRIFT, events)
 
@@ -67,11 +67,9 @@ def _not_ready(
     status: MilvusConnectionStatus,
     reason: str,
     message: str,
-    previous: object,
     retry: Retry,
     dependency: str | None,
+    code: int | None = None,
 ) -> Outcome[MilvusConnectionStatus]:
-    set_condition(status, READY, ConditionStatus.FALSE, reason, message, inp.generation, inp.now)
-    changed = getattr(previous, "reason", None) != reason
-    events = [Event("Warning", reason, message)] if changed else []
-    return Outcome(status, retry, events, dependency=dependency)
+    first = status.mark_retrying(reason, message, inp.generation, inp.now, code)
+    return Outcome(status, retry, [Event("Warning", reason, message)] if first else [], dependency=dependency)

@@ -3,49 +3,55 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from ..api.common import ConditionedStatus, TerminalStatus
 from ..milvus.gateway import ErrorKind, MilvusError
-from .conditions import mark_retrying, mark_stalled
 from .outcome import Event, Outcome, Retry
 
-S = TypeVar("S", bound=Any)
+# The call may or may not have taken effect (timeout, connection lost, reply lost): the intent stays on
+# record and the next attempt looks before it acts.
+UNKNOWN_OUTCOME = frozenset({ErrorKind.UNAVAILABLE})
 
-_RETRIED = {
+RETRIED: dict[ErrorKind, tuple[str, Retry]] = {
     ErrorKind.UNAVAILABLE: ("MilvusUnavailable", Retry.BACKOFF),
     ErrorKind.PINNED: ("SnapshotPinned", Retry.BACKOFF),
     ErrorKind.AUTH: ("AuthenticationFailed", Retry.SLOW),
     ErrorKind.PERMISSION: ("PermissionDenied", Retry.SLOW),
     ErrorKind.UNSUPPORTED: ("SnapshotsUnsupported", Retry.SLOW),
+    ErrorKind.TLS: ("TLSHandshakeFailed", Retry.SLOW),
+    ErrorKind.TLS_REQUIRED: ("TLSRequired", Retry.SLOW),
+    ErrorKind.INTERNAL: ("InternalError", Retry.BACKOFF),
 }
-_TERMINAL = {
+TERMINAL: dict[ErrorKind, str] = {
     ErrorKind.COLLECTION_NOT_FOUND: "CollectionNotFound",
     ErrorKind.TARGET_EXISTS: "TargetCollectionExists",
     ErrorKind.NOT_FOUND: "SnapshotNotFound",
     ErrorKind.ALREADY_EXISTS: "SnapshotExists",
 }
 
+S = TypeVar("S", bound=ConditionedStatus)
+T = TypeVar("T", bound=TerminalStatus)
 
-def react(
-    exc: MilvusError,
-    status: S,
-    generation: int | None,
-    now: datetime.datetime,
-    *,
-    terminal_reason: str | None,
-) -> Outcome[S]:
-    """Retry transient and credential errors; fail on input errors (when the caller can fail).
 
-    On a terminal outcome (retry None) the caller sets its own Failed phase.
+def retry(exc: MilvusError, status: S, generation: int | None, now: datetime.datetime) -> Outcome[S]:
+    """Never terminal: transient and credential errors with their own reason, anything else MilvusError."""
+    reason, when = RETRIED.get(exc.kind, ("MilvusError", Retry.BACKOFF))
+    first = status.mark_retrying(reason, exc.message, generation, now, exc.code)
+    return Outcome(status, when, [Event("Warning", reason, exc.message)] if first else [])
+
+
+def retry_or_fail(
+    exc: MilvusError, status: T, generation: int | None, now: datetime.datetime, *, transition: str
+) -> Outcome[T]:
+    """Retry transient and credential errors; fail on input errors Milvus reported.
+
+    `transition` is the event reason of the failure (SnapshotFailed, RestoreFailed); the specific reason
+    (CollectionNotFound, ...) is the condition's and leads the event message.
     """
-    if exc.kind in _RETRIED or terminal_reason is None:
-        reason, retry = _RETRIED.get(exc.kind, ("MilvusError", Retry.BACKOFF))
-        first = not status.error or status.error.reason != reason
-        mark_retrying(status, reason, exc.message, generation, now, exc.code)
-        events = [Event("Warning", reason, exc.message)] if first else []
-        return Outcome(status, retry, events)
-    reason = _TERMINAL.get(exc.kind, terminal_reason)
-    mark_stalled(status, reason, exc.message, generation, now, exc.code)
-    # The event names the transition (SnapshotFailed, RestoreFailed); the specific reason leads the message.
-    detail = exc.message if reason == terminal_reason else f"{reason}: {exc.message}"
-    return Outcome(status, None, [Event("Warning", terminal_reason, detail)])
+    if exc.kind in RETRIED:
+        return retry(exc, status, generation, now)
+    reason = TERMINAL.get(exc.kind, transition)
+    status.fail(reason, exc.message, generation, now, exc.code)
+    detail = exc.message if reason == transition else f"{reason}: {exc.message}"
+    return Outcome(status, None, [Event("Warning", transition, detail)])

@@ -1,9 +1,9 @@
 """Which of a schedule's snapshots to keep: restic's keep-last/hourly/daily/weekly/monthly/yearly union.
 
-Only this schedule's children are ever considered. Snapshots in progress or being deleted are never pruned,
-nor is one labelled to be kept, nor the newest Ready one. Failed snapshots are pruned beyond
-failedHistoryLimit (newest kept first). Buckets (hour, day, ISO week, month, year) are in the schedule's
-time zone, so "daily" means the user's days.
+Only this schedule's own children are ever considered (the caller filters on ownership). Snapshots in
+progress or being deleted are never pruned, nor one labelled to be kept, nor one a MilvusRestore still needs,
+nor the newest Ready one. Failed snapshots are pruned beyond failedHistoryLimit (newest kept first).
+Buckets (hour, day, ISO week, month, year) are in the schedule's time zone, so "daily" means the user's days.
 """
 
 from __future__ import annotations
@@ -30,6 +30,13 @@ class Child:
     deleting: bool = False
     trigger: str | None = None  # value of the trigger annotation that started it
     message: str = ""  # the error message of a Failed snapshot
+    schedule_uid: str | None = None  # the snapshot.milvus.io/schedule-uid annotation
+    created_by_operator: bool = False  # created by the operator itself (managedFields), not a copied manifest
+    referenced: bool = False  # an unfinished MilvusRestore restores (or will restore) it
+
+    def owned_by(self, uid: str) -> bool:
+        """A run of the schedule with this UID: never a look-alike someone applied by hand."""
+        return self.created_by_operator and self.schedule_uid == uid
 
     @property
     def finished(self) -> bool:
@@ -56,7 +63,7 @@ def select(children: Iterable[Child], retention: Retention, zone: zoneinfo.ZoneI
     live = sorted((c for c in children if not c.deleting), key=lambda c: (c.time, c.name), reverse=True)
     ready = [c for c in live if c.phase == READY]
     failed = [c for c in live if c.phase == FAILED]
-    keep: set[str] = {c.name for c in live if not c.finished or c.keep}
+    keep: set[str] = {c.name for c in live if not c.finished or c.keep or c.referenced}
     keep.update(c.name for c in failed[: retention.failed_history_limit])
     if ready:
         keep.add(ready[0].name)  # never the newest Ready one

@@ -12,22 +12,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import Any
+import zoneinfo
 
-from ..api import API_VERSION
-from ..api.common import ConditionStatus, rfc3339
+from ..api import (
+    API_VERSION,
+    GROUP,
+    RUN_TIME_ANNOTATION,
+    SCHEDULE_LABEL,
+    SCHEDULE_UID_ANNOTATION,
+    TRIGGER_ANNOTATION,
+)
+from ..api.common import ConditionStatus, parse_rfc3339_or_none, rfc3339
 from ..api.schedule import KIND as SCHEDULE_KIND
 from ..api.schedule import ConcurrencyPolicy, MilvusSnapshotScheduleSpec, MilvusSnapshotScheduleStatus, RetentionStatus
 from ..api.snapshot import KIND as SNAPSHOT_KIND
 from . import cron, retention
-from .conditions import mark_ready, mark_stalled, set_condition
 from .outcome import Event
 from .retention import Child
 
-SCHEDULE_LABEL = "snapshot.milvus.io/schedule"
-KEEP_LABEL = "snapshot.milvus.io/keep"
-TRIGGER_ANNOTATION = "snapshot.milvus.io/trigger"
-RUN_TIME_ANNOTATION = "snapshot.milvus.io/run-time"
 LAST_SUCCEEDED = "LastSnapshotSucceeded"
 # Labels and annotations GitOps tools use to track what they applied: copying them to children would make
 # Argo CD or Flux adopt (and prune) the snapshots. Our own keys are not copied either.
@@ -38,7 +40,7 @@ GITOPS_PREFIXES = (
     "meta.helm.sh/",
     "helm.sh/",
     "kubectl.kubernetes.io/",
-    "snapshot.milvus.io/",
+    f"{GROUP}/",
 )
 GITOPS_KEYS = frozenset({"app.kubernetes.io/instance", "app.kubernetes.io/managed-by"})
 
@@ -54,14 +56,22 @@ class ScheduleInputs:
     created_at: datetime.datetime | None = None  # metadata.creationTimestamp: the runOnCreate run's time
     labels: dict[str, str] = dataclasses.field(default_factory=dict)
     trigger: str | None = None
-    children: list[Child] = dataclasses.field(default_factory=list)
+    children: list[Child] = dataclasses.field(default_factory=list)  # every labelled one; ownership is checked
     retention_interval: datetime.timedelta = datetime.timedelta(hours=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class NewChild:
+    """A MilvusSnapshot to create for a run: its name, and the whole object as the API server takes it."""
+
+    name: str
+    body: dict[str, object]
 
 
 @dataclasses.dataclass
 class Plan:
     status: MilvusSnapshotScheduleStatus
-    create: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    create: list[NewChild] = dataclasses.field(default_factory=list)
     delete: list[str] = dataclasses.field(default_factory=list)
     events: list[Event] = dataclasses.field(default_factory=list)
     wake_at: datetime.datetime | None = None  # None: only a change of the schedule or its children
@@ -85,14 +95,16 @@ def plan_schedule(inp: ScheduleInputs) -> Plan:
         schedule = cron.parse(inp.spec.schedule, inp.spec.time_zone)
     except cron.CronError as exc:
         status.next_schedule_time = None
-        mark_stalled(status, "InvalidSchedule", str(exc), gen, now)
+        status.mark_stalled("InvalidSchedule", str(exc), gen, now)
         if inp.status.error is None or inp.status.error.message != str(exc):
             plan.events.append(Event("Warning", "InvalidSchedule", str(exc)))
         return plan
     spec_changed = status.observed_generation != gen
     created = status.observed_generation is None and status.last_schedule_time is None
-    live = [c for c in inp.children if not c.deleting]
+    owned = [c for c in inp.children if c.owned_by(inp.uid)]
+    live = [c for c in owned if not c.deleting]
     active = [c for c in live if not c.finished]
+    waiting = [c for c in active if c.phase == "Pending"]  # blocked on a reference, e.g. a broken connection
     _observe_children(status, live, gen, now)
     trigger = inp.trigger if inp.trigger and inp.trigger != status.last_trigger else None
 
@@ -104,7 +116,7 @@ def plan_schedule(inp: ScheduleInputs) -> Plan:
             status.last_trigger = trigger
             _skip(plan, now, "Suspended", f"trigger {trigger!r} ignored: the schedule is suspended")
     else:
-        due = _parse_time(status.next_schedule_time)
+        due = parse_rfc3339_or_none(status.next_schedule_time)
         if created and inp.spec.run_on_create:
             run = inp.created_at or now
         elif trigger is not None:
@@ -132,18 +144,23 @@ def plan_schedule(inp: ScheduleInputs) -> Plan:
                 else:
                     _skip(plan, now, "ConcurrencyForbid", f"run skipped: {names} still in progress")
                     run = None
+            elif waiting:  # Allow: another run would wait for the same thing; they would pile up unbounded
+                names = ", ".join(c.name for c in waiting)
+                if not manual:
+                    _skip(plan, now, "PreviousRunPending", f"run skipped: {names} still Pending (not started)")
+                run = None
         if run is not None:
             _start(inp, plan, run, trigger if manual else None)
         if due is None or spec_changed or now >= due:
             status.next_schedule_time = rfc3339(schedule.next_after(now))
-        plan.wake_at = _parse_time(status.next_schedule_time)
+        plan.wake_at = parse_rfc3339_or_none(status.next_schedule_time)
 
-    _retain(inp, plan, schedule.zone)
-    status.active = sorted({c.name for c in active} - set(plan.delete) | {c["metadata"]["name"] for c in plan.create})
+    _retain(inp, plan, owned, schedule.zone)
+    status.active = sorted({c.name for c in active} - set(plan.delete) | {c.name for c in plan.create})
     if inp.spec.suspend:
-        mark_ready(status, "Suspended", "suspended: no runs until spec.suspend is false", gen, now)
+        status.mark_ready("Suspended", "suspended: no runs until spec.suspend is false", gen, now)
     else:
-        mark_ready(status, "Scheduled", f"next run at {status.next_schedule_time}", gen, now)
+        status.mark_ready("Scheduled", f"next run at {status.next_schedule_time}", gen, now)
     return plan
 
 
@@ -153,19 +170,20 @@ def _observe_children(
     """lastSuccessfulTime / lastFailedTime and the "are we protected?" condition."""
     for phase, field in (("Ready", "last_successful_time"), ("Failed", "last_failed_time")):
         times = [c.time for c in live if c.phase == phase]
-        known = _parse_time(getattr(status, field))
+        known = parse_rfc3339_or_none(getattr(status, field))
         newest = max([*times, *([known] if known else [])], default=None)
         setattr(status, field, rfc3339(newest) if newest else None)
-    success, failure = _parse_time(status.last_successful_time), _parse_time(status.last_failed_time)
+    success = parse_rfc3339_or_none(status.last_successful_time)
+    failure = parse_rfc3339_or_none(status.last_failed_time)
     if failure is not None and (success is None or failure > success):
         failed = max((c for c in live if c.phase == "Failed"), key=lambda c: c.time, default=None)
         why = f"{failed.name}: {failed.message}" if failed else "the last scheduled snapshot failed"
-        set_condition(status, LAST_SUCCEEDED, ConditionStatus.FALSE, "SnapshotFailed", why, gen, now)
+        status.set_condition(LAST_SUCCEEDED, ConditionStatus.FALSE, "SnapshotFailed", why, gen, now)
     elif success is not None:
         message = f"newest Ready snapshot taken for {status.last_successful_time}"
-        set_condition(status, LAST_SUCCEEDED, ConditionStatus.TRUE, "SnapshotSucceeded", message, gen, now)
+        status.set_condition(LAST_SUCCEEDED, ConditionStatus.TRUE, "SnapshotSucceeded", message, gen, now)
     else:
-        set_condition(status, LAST_SUCCEEDED, ConditionStatus.UNKNOWN, "NoSnapshotYet", "no run finished yet", gen, now)
+        status.set_condition(LAST_SUCCEEDED, ConditionStatus.UNKNOWN, "NoSnapshotYet", "no run finished yet", gen, now)
 
 
 def _skip(plan: Plan, now: datetime.datetime, reason: str, message: str) -> None:
@@ -181,10 +199,10 @@ def _start(inp: ScheduleInputs, plan: Plan, run: datetime.datetime, trigger: str
         plan.status.last_trigger = trigger
     if any(c.name == name for c in inp.children):
         return  # created before a crash; the status patch was what got lost
-    annotations = {RUN_TIME_ANNOTATION: rfc3339(run)}
+    annotations = {RUN_TIME_ANNOTATION: rfc3339(run), SCHEDULE_UID_ANNOTATION: inp.uid}
     if trigger is not None:
         annotations[TRIGGER_ANNOTATION] = trigger
-    metadata: dict[str, Any] = {
+    metadata: dict[str, object] = {
         "name": name,
         "labels": child_labels(inp.name, inp.labels),
         "annotations": annotations,
@@ -193,22 +211,27 @@ def _start(inp: ScheduleInputs, plan: Plan, run: datetime.datetime, trigger: str
         metadata["ownerReferences"] = [
             {"apiVersion": API_VERSION, "kind": SCHEDULE_KIND, "name": inp.name, "uid": inp.uid, "controller": True}
         ]
-    body = {"apiVersion": API_VERSION, "kind": SNAPSHOT_KIND, "metadata": metadata, "spec": inp.spec.template.to_wire()}
-    plan.create.append(body)
+    body: dict[str, object] = {
+        "apiVersion": API_VERSION,
+        "kind": SNAPSHOT_KIND,
+        "metadata": metadata,
+        "spec": inp.spec.template.to_wire(),
+    }
+    plan.create.append(NewChild(name, body))
     how = f"trigger {trigger!r}" if trigger is not None else f"the run due at {rfc3339(run)}"
     plan.events.append(Event("Normal", "RunStarted", f"created MilvusSnapshot {name!r} for {how}"))
 
 
-def _retain(inp: ScheduleInputs, plan: Plan, zone: Any) -> None:
+def _retain(inp: ScheduleInputs, plan: Plan, owned: list[Child], zone: zoneinfo.ZoneInfo) -> None:
     rules = inp.spec.retention
     if rules is None:
         plan.status.retention = None
         return
-    children = [c for c in inp.children if c.name not in plan.delete]
+    children = [c for c in owned if c.name not in plan.delete]
     chosen = retention.select(children, rules, zone)
     previous = plan.status.retention
-    last = _parse_time(previous.last_run_time) if previous else None
-    success = _parse_time(plan.status.last_successful_time)
+    last = parse_rfc3339_or_none(previous.last_run_time) if previous else None
+    success = parse_rfc3339_or_none(plan.status.last_successful_time)
     due = last is None or inp.now - last >= inp.retention_interval or (success is not None and success > last)
     if chosen.prune or due:
         plan.delete.extend(chosen.prune)
@@ -222,9 +245,3 @@ def _retain(inp: ScheduleInputs, plan: Plan, zone: Any) -> None:
     assert last is not None
     next_run = last + inp.retention_interval
     plan.wake_at = next_run if plan.wake_at is None else min(plan.wake_at, next_run)
-
-
-def _parse_time(value: str | None) -> datetime.datetime | None:
-    if not value:
-        return None
-    return datetime.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)

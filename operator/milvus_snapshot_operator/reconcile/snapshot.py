@@ -1,9 +1,11 @@
 """MilvusSnapshot state machine.
 
-One call performs at most one side-effecting Milvus operation, and the intent to perform it is
-persisted (Retry.NOW) before the call is made. A re-run after a crash therefore either finds the
-snapshot (describe) and adopts it as its own, or makes the call it had announced: never a duplicate,
-never a conflict with itself.
+One call performs at most one side-effecting Milvus operation, and the intent to perform it is persisted
+(Retry.NOW) before the call is made, together with the endpoint it will be made on. A re-run after a crash
+finds the snapshot (describe) and takes it over only when it is provably ours (the ownership marker the
+create call wrote); a snapshot someone else holds under that name is SnapshotExists, never adopted and never
+dropped. Every Milvus call for a snapshot goes to the endpoint recorded for it: a repointed connection makes
+it Ready=False (EndpointChanged) instead of judging it against the wrong cluster.
 """
 
 from __future__ import annotations
@@ -11,37 +13,33 @@ from __future__ import annotations
 import dataclasses
 import datetime
 
-from ..api.common import rfc3339
-from ..api.snapshot import DeletionPolicy, Intent, MilvusSnapshotSpec, MilvusSnapshotStatus, SnapshotPhase
+from ..api.common import READY, ConditionStatus, Intent, parse_rfc3339_or_none, rfc3339
+from ..api.snapshot import DeletionPolicy, MilvusSnapshotSpec, MilvusSnapshotStatus, SnapshotPhase
 from ..milvus.gateway import ErrorKind, MilvusError, MilvusGateway, SnapshotInfo
-from .conditions import mark_progressing, mark_ready, mark_retrying, mark_stalled
-from .milvus_errors import react
+from . import ownership
+from .milvus_errors import UNKNOWN_OUTCOME, retry, retry_or_fail
 from .naming import snapshot_name_for
 from .outcome import Event, Outcome, Retry
+from .refs import Blocked, Connected
 from .timestamps import hybrid_ts_to_datetime
 
 CREATE = "CreateSnapshot"
+# lastVerifiedTime is refreshed at most this often: a drift check that changes nothing writes nothing else.
+VERIFIED_TIME_REFRESH = datetime.timedelta(hours=1)
+# After a create whose outcome is unknown (timeout, lost reply, a crash mid-call), Milvus may still be
+# executing it: a deletion that finds nothing waits this long before it concludes there is nothing to drop.
+CREATE_LANDING_GRACE = datetime.timedelta(seconds=30)
 
 
 @dataclasses.dataclass(frozen=True)
-class Blocked:
-    """A referenced object is missing: wait for it (GitOps applies in any order)."""
-
-    reason: str
-    message: str
-    dependency: str
-
-
-@dataclasses.dataclass
 class SnapshotInputs:
     name: str
+    uid: str
     generation: int | None
     spec: MilvusSnapshotSpec
     status: MilvusSnapshotStatus
     now: datetime.datetime
-    gateway: MilvusGateway | None = None
-    connection_db: str = "default"
-    blocked: Blocked | None = None
+    refs: Connected | Blocked
     # True when this very process recorded the intent in the previous step and has made no Milvus call
     # since: the snapshot cannot exist yet, so the adoption check (describe) is skipped. After a restart
     # (or any failed attempt) it is False and the check runs: that is what makes a crash safe.
@@ -52,58 +50,42 @@ async def reconcile_snapshot(inp: SnapshotInputs) -> Outcome[MilvusSnapshotStatu
     status = inp.status.model_copy(deep=True)
     if status.phase == SnapshotPhase.FAILED:
         return Outcome(status)
+    if isinstance(inp.refs, Blocked):  # nothing derived from an unresolved reference is persisted
+        if status.phase is None:
+            status.phase = SnapshotPhase.PENDING
+        status.mark_retrying(inp.refs.reason, inp.refs.message, inp.generation, inp.now)
+        return Outcome(status, Retry.DEPENDENCY, dependency=inp.refs.wake)
+    conn = inp.refs
     spec = inp.spec
     status.snapshot_name = status.snapshot_name or spec.snapshot_name or snapshot_name_for(inp.name)
     status.collection_name = spec.collection_name
-    status.db_name = status.db_name or spec.db_name or inp.connection_db
-    status.deletion_policy = spec.effective_deletion_policy()
-    if inp.blocked is not None:
-        return _blocked(inp, status, inp.blocked)
-    assert inp.gateway is not None, "a gateway is required unless blocked"
+    status.db_name = status.db_name or spec.db_name or conn.db_name
+    status.deletion_policy = DeletionPolicy(spec.effective_deletion_policy())
+    if status.endpoint is not None and status.endpoint != conn.endpoint:
+        return _moved(inp, status, conn)
     try:
-        if status.phase == SnapshotPhase.READY:
-            return await _verify(inp, inp.gateway, status)
+        if status.phase in (SnapshotPhase.READY, SnapshotPhase.MISSING):
+            return await _verify(inp, conn.gateway, status)
         if spec.adopt:
-            return await _adopt(inp, inp.gateway, status)
+            return await _adopt(inp, conn, status)
         if status.intent is None:
-            return await _announce(inp, inp.gateway, status)
-        return await _create(inp, inp.gateway, status)
+            return _announce(inp, conn, status)
+        return await _create(inp, conn.gateway, status)
     except MilvusError as exc:
-        outcome = react(exc, status, inp.generation, inp.now, terminal_reason="SnapshotFailed")
-        if outcome.retry is None:
-            status.phase = SnapshotPhase.FAILED
-            status.ready_to_use = False
-            status.intent = None
-        return outcome
+        if exc.kind in UNKNOWN_OUTCOME and status.intent is not None:
+            status.intent.attempt_time = rfc3339(inp.now)
+        return retry_or_fail(exc, status, inp.generation, inp.now, transition="SnapshotFailed")
 
 
-def _blocked(inp: SnapshotInputs, status: MilvusSnapshotStatus, blocked: Blocked) -> Outcome[MilvusSnapshotStatus]:
-    if status.phase is None:
-        status.phase = SnapshotPhase.PENDING
-    mark_retrying(status, blocked.reason, blocked.message, inp.generation, inp.now)
-    return Outcome(status, Retry.DEPENDENCY, dependency=blocked.dependency)
-
-
-async def _announce(
-    inp: SnapshotInputs, gw: MilvusGateway, status: MilvusSnapshotStatus
-) -> Outcome[MilvusSnapshotStatus]:
-    """Before the first create: refuse a name someone else's snapshot already holds, then record intent."""
-    name, collection, db = _ids(status)
-    existing = await gw.describe_snapshot(name, collection, db)
-    if existing is not None:
-        message = (
-            f"snapshot {name!r} already exists on collection {collection!r} (database {db!r}) and was not "
-            "created by this MilvusSnapshot; set spec.adopt: true to adopt it, or choose spec.snapshotName"
-        )
-        status.phase = SnapshotPhase.FAILED
-        status.ready_to_use = False
-        mark_stalled(status, "SnapshotExists", message, inp.generation, inp.now)
-        return Outcome(status, None, [Event("Warning", "SnapshotExists", message)])
+def _announce(inp: SnapshotInputs, conn: Connected, status: MilvusSnapshotStatus) -> Outcome[MilvusSnapshotStatus]:
+    """Record the intent and where the call will go, before any side effect (no Milvus call here)."""
+    name, collection, _ = _ids(status)
     status.phase = SnapshotPhase.CREATING
     status.intent = Intent(operation=CREATE, time=rfc3339(inp.now))
+    status.endpoint = conn.endpoint
     status.adopted = False
-    mark_progressing(
-        status, "SnapshotInProgress", f"creating snapshot {name!r} of {collection!r}", inp.generation, inp.now
+    status.mark_progressing(
+        "SnapshotInProgress", f"creating snapshot {name!r} of {collection!r}", inp.generation, inp.now
     )
     return Outcome(status, Retry.NOW)
 
@@ -111,45 +93,63 @@ async def _announce(
 async def _create(
     inp: SnapshotInputs, gw: MilvusGateway, status: MilvusSnapshotStatus
 ) -> Outcome[MilvusSnapshotStatus]:
-    """Intent is on record: adopt the snapshot if an earlier run already made it, else make it now."""
+    """Intent is on record: take over the snapshot if an earlier run of ours made it, else make it now."""
     name, collection, db = _ids(status)
     info = None if inp.intent_fresh else await gw.describe_snapshot(name, collection, db)
     if info is None:
         if inp.spec.flush:
             await gw.flush(collection, db)
         status.source_row_count = await gw.row_count(collection, db)
+        description = ownership.describe_with_marker(inp.spec.description, inp.uid)
         try:
-            await gw.create_snapshot(name, collection, db, inp.spec.description, inp.spec.compaction_protection_seconds)
+            await gw.create_snapshot(name, collection, db, description, inp.spec.compaction_protection_seconds)
         except MilvusError as exc:
-            if exc.kind != ErrorKind.ALREADY_EXISTS:  # a lost reply to our own create: adopt below
+            if exc.kind != ErrorKind.ALREADY_EXISTS:
                 raise
+            # Ours (a lost reply, or pymilvus re-sending the create) or someone else's: the marker says which.
         info = await gw.describe_snapshot(name, collection, db)
         if info is None:
             raise MilvusError(ErrorKind.UNAVAILABLE, f"snapshot {name!r} not visible right after create")
-    _fill(status, info)
-    mark_ready(status, "SnapshotReady", f"snapshot {name!r} of {collection!r} is ready", inp.generation, inp.now)
+    if not ownership.is_ours(info, inp.uid):
+        return _taken(inp, status, info)
+    _fill(status, info, inp.now)
+    status.mark_ready("SnapshotReady", f"snapshot {name!r} of {collection!r} is ready", inp.generation, inp.now)
     message = f"created snapshot {name!r} of collection {collection!r} at {status.creation_time}"
     return Outcome(status, Retry.DRIFT, [Event("Normal", "SnapshotCreated", message)])
 
 
-async def _adopt(inp: SnapshotInputs, gw: MilvusGateway, status: MilvusSnapshotStatus) -> Outcome[MilvusSnapshotStatus]:
+def _taken(inp: SnapshotInputs, status: MilvusSnapshotStatus, info: SnapshotInfo) -> Outcome[MilvusSnapshotStatus]:
     name, collection, db = _ids(status)
-    info = await gw.describe_snapshot(name, collection, db)
+    holder = ownership.owner(info)
+    by = f"MilvusSnapshot with UID {holder}" if holder else "someone outside this resource"
+    message = (
+        f"snapshot {name!r} already exists on collection {collection!r} (database {db!r}), created by {by}; "
+        "it is left alone and never dropped by this resource. Set spec.adopt: true to adopt it, or choose "
+        "another spec.snapshotName"
+    )
+    status.fail("SnapshotExists", message, inp.generation, inp.now)
+    return Outcome(status, None, [Event("Warning", "SnapshotExists", message)])
+
+
+async def _adopt(inp: SnapshotInputs, conn: Connected, status: MilvusSnapshotStatus) -> Outcome[MilvusSnapshotStatus]:
+    name, collection, db = _ids(status)
+    info = await conn.gateway.describe_snapshot(name, collection, db)
     if info is None:
         status.phase = SnapshotPhase.PENDING
         message = f"snapshot {name!r} to adopt does not exist on collection {collection!r} (database {db!r})"
-        mark_retrying(status, "SnapshotNotFound", message, inp.generation, inp.now)
+        status.mark_retrying("SnapshotNotFound", message, inp.generation, inp.now)
         return Outcome(status, Retry.SLOW)
     status.adopted = True
-    _fill(status, info)
-    mark_ready(status, "SnapshotReady", f"adopted existing snapshot {name!r}", inp.generation, inp.now)
+    status.endpoint = conn.endpoint
+    _fill(status, info, inp.now)
+    status.mark_ready("SnapshotReady", f"adopted existing snapshot {name!r}", inp.generation, inp.now)
     return Outcome(status, Retry.DRIFT, [Event("Normal", "SnapshotAdopted", f"adopted snapshot {name!r}")])
 
 
 async def _verify(
     inp: SnapshotInputs, gw: MilvusGateway, status: MilvusSnapshotStatus
 ) -> Outcome[MilvusSnapshotStatus]:
-    """Drift check: a Ready snapshot that vanished from Milvus is reported, never silently recreated."""
+    """Drift check: a snapshot that vanished is Missing (Ready=False, recoverable), never silently recreated."""
     name, collection, db = _ids(status)
     try:
         names = await gw.list_snapshots(collection, db)
@@ -158,15 +158,41 @@ async def _verify(
             return Outcome(status, Retry.DRIFT)  # cannot tell now; keep the last known truth
         names = []
     if name in names:
-        return Outcome(status, Retry.DRIFT)
+        events = []
+        ready = status.condition(READY)
+        restored = status.phase == SnapshotPhase.MISSING or ready is None or ready.status != ConditionStatus.TRUE
+        if restored:
+            if status.phase == SnapshotPhase.MISSING:
+                events.append(Event("Normal", "SnapshotFound", f"snapshot {name!r} is present in Milvus again"))
+            status.phase = SnapshotPhase.READY
+            status.ready_to_use = True
+            message = f"snapshot {name!r} of {collection!r} is present in Milvus"
+            status.mark_ready("SnapshotReady", message, inp.generation, inp.now)
+        last = parse_rfc3339_or_none(status.last_verified_time)
+        if restored or last is None or inp.now - last >= VERIFIED_TIME_REFRESH:
+            status.last_verified_time = rfc3339(inp.now)
+        return Outcome(status, Retry.DRIFT, events)
     message = f"snapshot {name!r} no longer exists in Milvus (collection {collection!r}, database {db!r})"
-    status.phase = SnapshotPhase.FAILED
+    first = status.phase != SnapshotPhase.MISSING
+    status.phase = SnapshotPhase.MISSING
     status.ready_to_use = False
-    mark_stalled(status, "SnapshotMissing", message, inp.generation, inp.now)
-    return Outcome(status, None, [Event("Warning", "SnapshotMissing", message)])
+    status.mark_retrying("SnapshotMissing", message, inp.generation, inp.now)
+    return Outcome(status, Retry.DRIFT, [Event("Warning", "SnapshotMissing", message)] if first else [])
 
 
-def _fill(status: MilvusSnapshotStatus, info: SnapshotInfo) -> None:
+def _moved(inp: SnapshotInputs, status: MilvusSnapshotStatus, conn: Connected) -> Outcome[MilvusSnapshotStatus]:
+    """The connection now points elsewhere: nothing is judged (or created) against the wrong cluster."""
+    name, _, _ = _ids(status)
+    message = (
+        f"snapshot {name!r} was made on {status.endpoint}, but MilvusConnection {inp.spec.connection_ref.name!r} "
+        f"now points to {conn.endpoint}; point it back to use this snapshot"
+    )
+    first = status.mark_retrying("EndpointChanged", message, inp.generation, inp.now)
+    status.ready_to_use = False
+    return Outcome(status, Retry.DEPENDENCY, [Event("Warning", "EndpointChanged", message)] if first else [])
+
+
+def _fill(status: MilvusSnapshotStatus, info: SnapshotInfo, now: datetime.datetime) -> None:
     status.phase = SnapshotPhase.READY
     status.ready_to_use = True
     status.intent = None
@@ -174,32 +200,38 @@ def _fill(status: MilvusSnapshotStatus, info: SnapshotInfo) -> None:
     status.create_ts = info.create_ts
     status.creation_time = rfc3339(hybrid_ts_to_datetime(info.create_ts))
     status.s3_location = info.s3_location
+    status.last_verified_time = rfc3339(now)
 
 
 def _ids(status: MilvusSnapshotStatus) -> tuple[str, str, str]:
-    assert status.snapshot_name and status.collection_name and status.db_name
+    assert status.snapshot_name and status.collection_name and status.db_name, "set before any Milvus call"
     return status.snapshot_name, status.collection_name, status.db_name
 
 
 # ---- deletion ---------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class DeletionInputs:
+    uid: str
     spec: MilvusSnapshotSpec
     status: MilvusSnapshotStatus
     generation: int | None
     now: datetime.datetime
-    gateway: MilvusGateway | None = None
-    blocked: Blocked | None = None
+    refs: Connected | Blocked
+    # The namespace is being deleted: a missing Secret or connection will never come back, so a snapshot
+    # that cannot be reached is released (with a Warning naming what is left behind) instead of waiting.
+    namespace_terminating: bool = False
 
 
 def needs_drop(spec: MilvusSnapshotSpec, status: MilvusSnapshotStatus) -> bool:
     """Drop only what this resource made or adopted, and only under the Delete policy."""
     policy = status.deletion_policy or spec.effective_deletion_policy()
-    if policy != DeletionPolicy.DELETE or not status.snapshot_name:
+    if policy != DeletionPolicy.DELETE or not status.snapshot_name or not status.db_name:
         return False
-    return status.phase in (SnapshotPhase.READY, SnapshotPhase.DELETING) or status.intent is not None
+    if status.phase in (SnapshotPhase.READY, SnapshotPhase.MISSING, SnapshotPhase.DELETING):
+        return True
+    return status.intent is not None and status.phase != SnapshotPhase.FAILED
 
 
 async def delete_snapshot(inp: DeletionInputs) -> Outcome[MilvusSnapshotStatus]:
@@ -208,20 +240,47 @@ async def delete_snapshot(inp: DeletionInputs) -> Outcome[MilvusSnapshotStatus]:
     if not needs_drop(inp.spec, status):
         return Outcome(status)
     name, collection, db = _ids(status)
-    if inp.blocked is not None:
-        mark_retrying(status, inp.blocked.reason, inp.blocked.message, inp.generation, inp.now)
-        return Outcome(status, Retry.DEPENDENCY, dependency=inp.blocked.dependency)
-    assert inp.gateway is not None
+    where = f"snapshot {name!r} of collection {collection!r} (database {db!r}) on {status.endpoint or 'Milvus'}"
+    if isinstance(inp.refs, Blocked):
+        if inp.namespace_terminating:
+            message = f"{where} is left behind: the namespace is being deleted and {inp.refs.message}"
+            return Outcome(status, None, [Event("Warning", "SnapshotLeftBehind", message)])
+        status.mark_retrying(inp.refs.reason, inp.refs.message, inp.generation, inp.now)
+        return Outcome(status, Retry.DEPENDENCY, dependency=inp.refs.wake)
+    if status.endpoint is not None and status.endpoint != inp.refs.endpoint:
+        message = (
+            f"{where} is left behind: MilvusConnection {inp.spec.connection_ref.name!r} now points to "
+            f"{inp.refs.endpoint}, and its credentials are not sent to another endpoint"
+        )
+        return Outcome(status, None, [Event("Warning", "SnapshotLeftBehind", message)])
+    gw = inp.refs.gateway
     status.phase = SnapshotPhase.DELETING
     try:
-        await inp.gateway.drop_snapshot(name, collection, db)
+        info = await gw.describe_snapshot(name, collection, db)
+        if info is None:
+            if status.intent is not None and _create_may_land(status, inp.now):
+                status.mark_retrying(
+                    "DeletionWaiting", f"{where}: a create may still be landing", inp.generation, inp.now
+                )
+                return Outcome(status, Retry.BACKOFF)
+            return Outcome(status, None, [Event("Normal", "SnapshotDeleted", f"{where} was already gone")])
+        if not ownership.is_ours(info, inp.uid, status.create_ts if status.adopted else None):
+            message = f"{where} was not dropped: it is not the snapshot this resource created or adopted"
+            return Outcome(status, None, [Event("Warning", "SnapshotNotOwned", message)])
+        await gw.drop_snapshot(name, collection, db)
     except MilvusError as exc:
         if exc.kind == ErrorKind.PINNED:
             message = f"snapshot {name!r} is in use by a running restore; deletion waits: {exc.message}"
-            first = not status.error or status.error.reason != "DeletionBlocked"
-            mark_retrying(status, "DeletionBlocked", message, inp.generation, inp.now, exc.code)
-            events = [Event("Warning", "DeletionBlocked", message)] if first else []
-            return Outcome(status, Retry.BACKOFF, events)
-        if exc.kind not in (ErrorKind.NOT_FOUND, ErrorKind.COLLECTION_NOT_FOUND):
-            return react(exc, status, inp.generation, inp.now, terminal_reason=None)
-    return Outcome(status, None, [Event("Normal", "SnapshotDeleted", f"dropped snapshot {name!r} in Milvus")])
+            first = status.mark_retrying("DeletionBlocked", message, inp.generation, inp.now, exc.code)
+            return Outcome(status, Retry.BACKOFF, [Event("Warning", "DeletionBlocked", message)] if first else [])
+        if exc.kind in (ErrorKind.NOT_FOUND, ErrorKind.COLLECTION_NOT_FOUND):
+            return Outcome(status, None, [Event("Normal", "SnapshotDeleted", f"{where} was already gone")])
+        return retry(exc, status, inp.generation, inp.now)
+    return Outcome(status, None, [Event("Normal", "SnapshotDeleted", f"dropped {where}")])
+
+
+def _create_may_land(status: MilvusSnapshotStatus, now: datetime.datetime) -> bool:
+    assert status.intent is not None
+    times = [parse_rfc3339_or_none(status.intent.time), parse_rfc3339_or_none(status.intent.attempt_time)]
+    latest = max((t for t in times if t is not None), default=None)
+    return latest is not None and now - latest < CREATE_LANDING_GRACE

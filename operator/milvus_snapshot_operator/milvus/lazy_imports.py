@@ -1,4 +1,8 @@
-"""Defer pandas until something really uses it: ~42 MB of the operator's RSS for nothing otherwise.
+"""The operator process's two sys.modules tricks, both to keep pymilvus's data-frame stack out of its memory.
+
+1. pyarrow is marked absent (`block_pyarrow`): pymilvus depends on it for bulk writes the operator never makes,
+   and pandas picks it up when installed: ~60 MB of RSS for nothing.
+2. pandas is deferred until something really uses it (`install`): ~42 MB otherwise.
 
 pymilvus imports pandas at module level for DataFrame inserts and dtype inference, none of which the
 operator does. `install()` puts placeholders in sys.modules before pymilvus is imported: the functions
@@ -6,7 +10,8 @@ pymilvus takes by name (`from pandas.api.types import is_scalar`) call the real 
 attribute, a call of `DataFrame`, or a later `import pandas` elsewhere in the process loads real pandas
 and is served by it. `DataFrame` itself is a placeholder class for pymilvus's import-time annotations and
 isinstance checks: nothing can be a real DataFrame before real pandas is loaded. Only the operator
-process (`__main__`) installs this.
+process (`__main__`) installs these; the library is unaffected. tests/unit/test_lazy_imports.py checks both
+against the pinned pymilvus and pandas.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-from typing import Any
+from typing import Any  # the stand-ins take and return whatever pandas's (untyped) API does
 
 TYPES_FUNCTIONS = ("infer_dtype", "is_array_like", "is_float", "is_list_like", "is_scalar")
 _NAMES = ("pandas", "pandas.api", "pandas.api.types")
@@ -69,6 +74,11 @@ class _Placeholder(types.ModuleType):
         for part in self.__name__.split(".")[1:]:
             real = getattr(real, part)
         return getattr(real, attr)
+
+
+def block_pyarrow() -> None:
+    """Before pandas or pymilvus is imported: `import pyarrow` then fails, and pandas runs without it."""
+    sys.modules.setdefault("pyarrow", None)  # type: ignore[arg-type]
 
 
 def install() -> bool:

@@ -1,0 +1,51 @@
+"""What the operator remembers about each resource between events (Kopf indexes), as typed values.
+
+The handlers build these from watch events (handlers/indexes.py); reconcile code reads them. Each holds only
+what some decision needs, so an index costs little per resource and is read one way everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+
+from ..api.connection import MilvusConnectionSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectionEntry:
+    spec: MilvusConnectionSpec
+    ready_reason: str | None = None  # the Ready condition's reason when not Ready (e.g. InvalidURI)
+    ready_message: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class SnapshotEntry:
+    """A MilvusSnapshot as restores, connections and retention see it."""
+
+    name: str
+    connection: str
+    collection_name: str
+    phase: str | None
+    snapshot_name: str | None  # in Milvus, once resolved
+    db_name: str | None  # resolved database (status)
+    endpoint: str | None  # where it lives (status)
+    error_message: str = ""
+    needs_drop: bool = False  # its finalizer will call Milvus through its connection
+    deleting: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class RestoreEntry:
+    """A MilvusRestore as connections (deletion), retention and other restores (target claims) see it."""
+
+    name: str
+    created: datetime.datetime
+    connection: str | None  # spec.source.connectionRef, else the resolved source's connection
+    snapshot_ref: str | None  # the MilvusSnapshot it restores or will restore (spec or resolved)
+    schedule_ref: str | None  # restores the newest Ready snapshot of this schedule (not resolved yet)
+    target_collection: str
+    target_db: str | None  # spec, else the resolved one
+    active: bool  # not Completed nor Failed: it may still call Milvus or start a job
+    started: bool = False  # intent recorded or job started: Milvus work is under way
+    job_id: int | None = None
