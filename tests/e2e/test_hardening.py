@@ -1,0 +1,145 @@
+"""Defects found by using the operator as a new user would, each reproduced on the real stack (API server,
+operator process, Milvus test server) and fixed: the database chosen before the connection exists, namespace
+deletion hanging on its own finalizers, a deletion racing a create, schedules and URIs the CRD admitted but
+the code could not use, endpoints only an admin should allow, a connection finalizer that spins."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from testbed import seed
+from testbed.cluster import Cluster
+from testbed.processes import MilvusServer, OperatorProcess
+
+from .operator_fixtures import TOKEN, Kube, connection_manifest, snapshot_manifest
+from .test_operator import ready, reasons, wait_counter, wait_ready
+
+pytestmark = pytest.mark.e2e
+
+
+def test_database_comes_from_the_connection_even_when_applied_after_the_snapshot(
+    kube: Kube, milvus: MilvusServer, books: Any, operator: OperatorProcess
+) -> None:
+    """GitOps order: the snapshot first, its connection (dbName: prod) later. The snapshot used to persist
+    `default` at once and then snapshot a same-named collection in the wrong database."""
+    books.create_database("prod")
+    prod = seed.client(milvus.uri, TOKEN, db="prod")
+    seed.create_books(prod, rows=120)
+    kube.apply(snapshot_manifest("early"))
+    kube.wait(lambda: ready(kube, "MilvusSnapshot", "early") == ("False", "ConnectionNotFound"), 60, "waiting")
+    assert "dbName" not in kube.status("MilvusSnapshot", "early"), "nothing derived before the connection exists"
+    kube.apply(connection_manifest(milvus).replace("dbName: default", "dbName: prod"))
+    status = wait_ready(kube, "MilvusSnapshot", "early")
+    assert status["dbName"] == "prod" and status["sourceRowCount"] == 120
+    assert prod.list_snapshots(collection_name="books") == ["early"]
+    assert books.list_snapshots(collection_name="books") == []
+    prod.close()
+
+
+def test_namespace_deletion_finishes_and_drops_the_snapshot(
+    control_plane: Cluster, crds: Cluster, milvus: MilvusServer, books: Any, tmp_path: Any
+) -> None:
+    """`kubectl delete namespace` with a Ready snapshot (Delete), its connection and its Secret: the Secret
+    goes first, and the snapshot's finalizer still drops the snapshot with the credentials last used."""
+    from .conftest import _namespace_name
+
+    namespace = _namespace_name("namespace-deletion")
+    control_plane.kubectl("create", "namespace", namespace)
+    kube = Kube(crds, namespace)
+    proc = OperatorProcess(crds.kubeconfig, [namespace], tmp_path / "operator.log").start()
+    try:
+        kube.apply(connection_manifest(milvus))
+        kube.apply(snapshot_manifest("doomed"))
+        wait_ready(kube, "MilvusSnapshot", "doomed")
+        started = time.monotonic()
+        control_plane.kubectl("delete", "namespace", namespace, "--wait=false")
+        kube.wait(
+            lambda: namespace not in control_plane.kubectl("get", "namespaces", "-o", "name").stdout,
+            60,
+            "the namespace to go",
+        )
+        took = time.monotonic() - started
+        assert took < 60, took
+        assert books.list_snapshots(collection_name="books") == [], "dropped, not orphaned"
+        assert milvus.counters().get("DropSnapshot", 0) == 1
+    finally:
+        proc.stop()
+        print(proc.text()[-20000:])
+    assert "Traceback" not in proc.text()
+
+
+def test_snapshot_deleted_while_its_create_is_in_flight_leaves_no_orphan(
+    kube: Kube, milvus: MilvusServer, books: Any, operator: OperatorProcess
+) -> None:
+    kube.apply(connection_manifest(milvus))
+    wait_ready(kube, "MilvusConnection", "milvus")
+    milvus.faults(latency={"CreateSnapshot": 3})
+    kube.apply(snapshot_manifest("racing"))
+    wait_counter(milvus, "CreateSnapshot")  # the create is in flight now
+    kube.run("delete", "milvussnapshot", "racing", "--wait=false")
+    kube.wait(lambda: kube.get("MilvusSnapshot", "racing") is None, 60, "deletion to finish")
+    assert books.list_snapshots(collection_name="books") == [], "the create landed after the drop: an orphan"
+    assert milvus.counters()["DropSnapshot"] == 1
+
+
+def test_a_schedule_that_can_never_run_is_reported_not_crashed(
+    kube: Kube, milvus: MilvusServer, operator: OperatorProcess
+) -> None:
+    """`0 0 30 2 *` is refused at apply time (tests/e2e/invalid); a list CEL cannot see through is refused by
+    the operator as InvalidSchedule naming the field. It used to crash the daemon on every attempt."""
+    body = {
+        "apiVersion": "snapshot.milvus.io/v1alpha1",
+        "kind": "MilvusSnapshotSchedule",
+        "metadata": {"name": "never"},
+        "spec": {
+            "schedule": "0 0 30,31 2 *",
+            "template": {"connectionRef": {"name": "milvus"}, "collectionName": "books"},
+        },
+    }
+    kube.apply(json.dumps(body))
+    kube.wait(lambda: ready(kube, "MilvusSnapshotSchedule", "never") == ("False", "InvalidSchedule"), 60, "invalid")
+    status = kube.status("MilvusSnapshotSchedule", "never")
+    assert "spec.schedule" in status["error"]["message"] and "never matches" in status["error"]["message"]
+    assert kube.condition("MilvusSnapshotSchedule", "never", "Stalled") == ("True", "InvalidSchedule")
+
+
+@pytest.mark.operator_env(MSO_ALLOWED_ENDPOINTS="*.milvus.svc.cluster.local,10.20.0.0/16")
+def test_endpoints_the_admin_does_not_allow_are_never_contacted(
+    kube: Kube, milvus: MilvusServer, operator: OperatorProcess
+) -> None:
+    kube.apply(connection_manifest(milvus))
+    kube.apply(snapshot_manifest("elsewhere"))
+    kube.wait(lambda: ready(kube, "MilvusConnection", "milvus") == ("False", "EndpointNotAllowed"), 60, "not allowed")
+    assert kube.condition("MilvusConnection", "milvus", "Stalled") == ("True", "EndpointNotAllowed")
+    kube.wait(lambda: ready(kube, "MilvusSnapshot", "elsewhere") == ("False", "EndpointNotAllowed"), 60, "snapshot")
+    message = kube.status("MilvusSnapshot", "elsewhere")["error"]["message"]
+    assert "MilvusConnection 'milvus'" in message and "MSO_ALLOWED_ENDPOINTS" in message
+    time.sleep(2)
+    assert milvus.counters() == {}, "checked before any connection is opened"
+
+
+def test_connection_deletion_waits_quietly_for_its_snapshots(
+    kube: Kube, milvus: MilvusServer, books: Any, operator: OperatorProcess
+) -> None:
+    """It used to retry every 2 s forever: a PATCH of its progress annotations and an ERROR line each time."""
+    kube.apply(connection_manifest(milvus))
+    kube.apply(snapshot_manifest("user"))
+    wait_ready(kube, "MilvusSnapshot", "user")
+    kube.run("delete", "milvusconnection", "milvus", "--wait=false")
+    kube.wait(lambda: "DeletionWaiting" in reasons(kube, "milvus"), 30, "DeletionWaiting event")
+    before = kube.get("MilvusConnection", "milvus")
+    assert before is not None
+    time.sleep(10)
+    after = kube.get("MilvusConnection", "milvus")
+    assert after is not None, "kept while the snapshot needs it"
+    assert int(after["metadata"]["resourceVersion"]) - int(before["metadata"]["resourceVersion"]) <= 1
+    assert [r for _, r, _ in kube.events("milvus")].count("DeletionWaiting") == 1
+    kube.run("delete", "milvussnapshot", "user")
+    kube.wait(lambda: kube.get("MilvusConnection", "milvus") is None, 30, "connection deleted after its user")
+    assert books.list_snapshots(collection_name="books") == []
+    loud = [line for line in operator.text().splitlines() if "ERROR" in line and "connection_deleted" in line]
+    assert loud == [], loud[:3]
