@@ -7,6 +7,8 @@
   c     status PATCHes per snapshot lifecycle (create -> Ready), from the operator's own patch log  target <= 3
   d     operator RSS idle and with K resources                                          target <= 200 MB
   sched S MilvusSnapshotSchedules with retention (one manual run each), then idle: CPU and RSS
+  secrets  operator RSS before/after 2,000 unrelated 8 KB Secrets in another namespace, cluster-wide mode
+                                                                                   target growth < 5 MB
   test  `make test` wall time (warm: binaries built, venv installed)                     target <= 10 min
 
 Everything runs on loopback: a fresh control plane, a fresh Milvus test server and the operator process.
@@ -340,6 +342,40 @@ def bench_schedules(b: Bench, s: int, idle_seconds: float = 60) -> None:
     b.delete_all(SCHEDULES)
 
 
+def bench_secrets(work: Path, count: int = 2000) -> None:
+    """Unrelated Secrets must cost the operator nothing: it watches only the Secrets connections reference."""
+    cp = ControlPlane(work / "cp-secrets", log=quiet, controller_manager=True)
+    cp.start()
+    milvus = MilvusServer(work / "milvus-secrets", "--user", TOKEN).start()
+    try:
+        cluster = cp.cluster()
+        cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
+        for namespace in (NS, "unrelated"):
+            cluster.kubectl("create", "namespace", namespace)
+        op = OperatorProcess(cp.kubeconfig, [], work / "secrets.log", OPERATOR_ENV, verbose=False).start()
+        connection = (REPO / "examples" / "connection.yaml").read_text().replace("http://127.0.0.1:19530", milvus.uri)
+        cluster.kubectl("apply", "-f", "-", namespace=NS, input=connection)
+        time.sleep(45)  # started, connected, heap trimmed (every 30 s)
+        assert op.proc is not None
+        before = rss_mb(op.proc.pid)
+        payload = "x" * 8192
+        for start in range(0, count, 200):
+            items = [
+                {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"s-{i}"}, "stringData": {"blob": payload}}
+                for i in range(start, min(start + 200, count))
+            ]
+            body = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+            cluster.kubectl("apply", "--server-side", "-f", "-", namespace="unrelated", input=body)
+        time.sleep(45)
+        after = rss_mb(op.proc.pid)
+        report(f"secrets: operator RSS, cluster-wide, before {count} unrelated 8 KB Secrets", f"{before:.0f} MB")
+        report("secrets: ... after them", f"{after:.0f} MB", f"growth {after - before:+.1f} MB, target < 5 MB")
+        op.stop()
+    finally:
+        milvus.stop()
+        cp.stop()
+
+
 def bench_make_test() -> None:
     t0 = time.monotonic()
     proc = subprocess.run(["make", "test"], cwd=REPO, capture_output=True, text=True)
@@ -350,7 +386,9 @@ def bench_make_test() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--only", default="cp,a,b,c,d,sched", help="comma-separated: cp,a,b,c,d,sched,test")
+    parser.add_argument(
+        "--only", default="cp,a,b,c,d,sched,secrets", help="comma-separated: cp,a,b,c,d,sched,secrets,test"
+    )
     parser.add_argument("--snapshots", type=int, default=200)
     parser.add_argument("--restores", type=int, default=100)
     parser.add_argument("--resources", type=int, default=1000)
@@ -381,6 +419,8 @@ def main() -> int:
                     bench_schedules(b, args.schedules)
             finally:
                 b.close()
+        if "secrets" in only:
+            bench_secrets(work)
     if "test" in only:
         bench_make_test()
     return 0

@@ -46,6 +46,7 @@ EVERYTHING: dict[str, Any] = {
         {"name": "FROM_SECRET", "valueFrom": {"secretKeyRef": {"name": "proxy", "key": "url"}}},
     ],
     "operator": {"logLevel": "debug", "logFormat": "json", "restorePollSeconds": 0.5, "driftCheckSeconds": 600},
+    "allowedEndpoints": ["*.milvus.svc.cluster.local", "milvus.prod:19530", "10.20.0.0/16"],
     "health": {"port": 9000},
     "serviceAccount": {"annotations": {"iam.example.com/role": "mso"}},
     "metrics": {"enabled": True, "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
@@ -65,6 +66,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     **{("snapshot.milvus.io", f"{kind}/status"): {"patch"} for kind in OUR_KINDS},
     ("", "secrets"): {"get", "list", "watch"},
     ("", "events"): {"create", "patch"},
+    ("", "namespaces"): {"get"},  # is a namespace being deleted (a finalizer then releases what it cannot reach)
     ("apiextensions.k8s.io", "customresourcedefinitions"): {"list", "watch"},
     ("milvus.io", "milvuses"): {"get"},
     ("kopf.dev", "clusterkopfpeerings"): {"list", "watch", "patch"},
@@ -244,6 +246,7 @@ def common_grants(peering: str | None) -> Grants:
         **{("snapshot.milvus.io", f"{kind}/status", ()): {"patch"} for kind in OUR_KINDS},
         ("", "secrets", ()): {"get", "list", "watch"},
         ("", "events", ()): {"create"},
+        ("", "namespaces", ()): {"get"},
         ("milvus.io", "milvuses", ()): {"get"},
     }
     if peering:
@@ -393,7 +396,9 @@ def test_operator_settings_become_the_operators_environment(rendered: tuple[str,
     parsed = OperatorConfig.from_env(settings)
     chart_values = yaml.safe_load((CHART / "values.yaml").read_text())["operator"]
     chart_values |= VALUE_SETS[name].get("operator", {})
-    for field in OperatorConfig.model_fields:
+    allowed = VALUE_SETS[name].get("allowedEndpoints", [])
+    assert parsed.allowed_endpoints == ",".join(allowed)
+    for field in set(OperatorConfig.model_fields) - {"allowed_endpoints"}:
         camel = field.split("_")[0] + "".join(part.title() for part in field.split("_")[1:])
         assert getattr(parsed, field) == float(chart_values[camel]), field
 

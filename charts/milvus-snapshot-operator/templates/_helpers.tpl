@@ -80,8 +80,9 @@ Every rule is used by the operator; the reason is next to it (see also the chart
 - apiGroups: ["snapshot.milvus.io"]
   resources: ["milvussnapshots"]
   verbs: ["create", "delete"]
-# Credentials and CA bundles referenced by MilvusConnections (get), watched so that a fixed Secret wakes the
-# connections using it at once (list/watch).
+# Credentials and CA bundles referenced by MilvusConnections (get), each watched on its own with a field
+# selector on its name, so that a fixed Secret wakes the connections using it at once (list/watch); no
+# other Secret is ever streamed to the operator.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch"]
@@ -89,6 +90,12 @@ Every rule is used by the operator; the reason is next to it (see also the chart
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
+# Whether a watched namespace is being deleted: a snapshot whose credentials went first is then released with
+# a Warning naming what is left behind, instead of blocking the namespace forever. (A Role in a namespace
+# grants this for that namespace's own object.)
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get"]
 {{- if $root.Values.rbac.milvusOperator }}
 # status.endpoint of milvus-operator Milvus resources named by spec.milvusRef.
 - apiGroups: ["milvus.io"]
