@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--admin-port", type=int, help="JSON admin endpoint port on 127.0.0.1 (0 = any free)")
     p.add_argument("--token", action="append", default=[], help="accepted token (API key); repeatable")
     p.add_argument("--user", action="append", default=[], help="accepted USER:PASSWORD; repeatable")
+    p.add_argument("--tls-cert", help="serve gRPC over TLS with this PEM certificate (needs --tls-key)")
+    p.add_argument("--tls-key", help="PEM private key of --tls-cert")
     p.add_argument("--latency", action="append", default=[], type=_latency, help="RpcName=seconds | seconds")
     p.add_argument("--unavailable-for", type=float, help="answer UNAVAILABLE for this many seconds at start")
     p.add_argument("--fail-restores", type=int, help="the next K restore jobs end Failed")
@@ -53,7 +55,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     faults: dict[str, Any] = {
         "restore_tick": args.restore_tick,
@@ -74,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         admin_port=args.admin_port,
         faults=faults,
         max_workers=args.max_workers,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
 
     stop = threading.Event()

@@ -36,6 +36,9 @@ class ServerOptions:
     admin_port: int | None = None  # None = no admin endpoint, 0 = any free port
     faults: dict[str, Any] = field(default_factory=dict)  # initial Faults.update() values
     max_workers: int = 16
+    # PEM files for server-side TLS (Milvus `tls.serverPemPath`/`serverKeyPath`, `tlsMode: 1`); None = plaintext.
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
 
 class MilvusdHandle:
@@ -96,7 +99,7 @@ def serve(port: int, data_dir: str, options: ServerOptions | None = None) -> Mil
             ],
         )
         milvus_pb2_grpc.add_MilvusServiceServicer_to_server(MilvusdServicer(db, service, jobs), server)
-        bound = server.add_insecure_port(f"{HOST}:{port}")
+        bound = _bind(server, f"{HOST}:{port}", opts)
         if bound == 0:
             raise OSError(f"cannot bind {HOST}:{port}")
         admin = AdminServer(faults, counters, opts.admin_port) if opts.admin_port is not None else None
@@ -107,5 +110,23 @@ def serve(port: int, data_dir: str, options: ServerOptions | None = None) -> Mil
     jobs.start_checker()
     if admin is not None:
         admin.start()
-    logger.info("milvusd serving on %s:%d (data=%s, auth=%s)", HOST, bound, data_dir, bool(opts.credentials))
+    logger.info(
+        "milvusd serving on %s:%d (data=%s, auth=%s, tls=%s)",
+        HOST,
+        bound,
+        data_dir,
+        bool(opts.credentials),
+        opts.tls_cert is not None,
+    )
     return MilvusdHandle(server, bound, db, jobs, faults, counters, admin)
+
+
+def _bind(server: grpc.Server, address: str, opts: ServerOptions) -> int:
+    """Plaintext, or one-way TLS with the given key pair (no client certificates asked for)."""
+    if (opts.tls_cert is None) != (opts.tls_key is None):
+        raise ValueError("TLS needs both a certificate and a key")
+    if opts.tls_cert is None or opts.tls_key is None:
+        return int(server.add_insecure_port(address))
+    with open(opts.tls_key, "rb") as key, open(opts.tls_cert, "rb") as cert:
+        credentials = grpc.ssl_server_credentials([(key.read(), cert.read())])
+    return int(server.add_secure_port(address, credentials))
