@@ -91,9 +91,8 @@ class RestoreJobs:
                 raise
             target = svc.resolve(dst_db, dst_collection)
             pin = Pin(new_pin_id(), time.time() + self._faults.restore_pin_ttl, owner=f"restore:{job_id}")
-            snap.pins.append(pin)
             fail_reason = self._faults.take_restore_failure()
-            svc.catalog.jobs[job_id] = RestoreJob(
+            job = RestoreJob(
                 job_id=job_id,
                 snapshot_name=snap.name,
                 target_collection_id=target.collection_id,
@@ -104,7 +103,9 @@ class RestoreJobs:
                 fail_reason=fail_reason or "",
                 pin_id=pin.pin_id,
             )
-            svc.catalog.save()
+            with svc.catalog.batch():
+                svc.catalog.add_pin(snap, pin)
+                svc.catalog.put_job(job)
             return job_id
 
     def get(self, job_id: int) -> JobView:
@@ -134,24 +135,21 @@ class RestoreJobs:
 
     def tick(self) -> None:
         """One checker pass: advance every live job one step and forget expired ones."""
-        with self._svc.lock:
+        with self._svc.lock, self._svc.catalog.batch():
             now = time.time()
-            changed = False
             for job in list(self._svc.catalog.jobs.values()):
                 if job.terminal:
                     if self._expired(job, now):
-                        del self._svc.catalog.jobs[job.job_id]
-                        changed = True
-                elif job.state == PENDING:
+                        self._svc.catalog.remove_job(job.job_id)
+                    continue
+                if job.state == PENDING:
                     if job.total_segments == 0:
                         self._finish(job)
                     else:
                         job.state, job.executing_since = EXECUTING, now
-                    changed = True
-                else:
-                    changed |= self._advance(job, now)
-            if changed:
-                self._svc.catalog.save()
+                elif not self._advance(job, now):
+                    continue
+                self._svc.catalog.put_job(job)
 
     def _advance(self, job: RestoreJob, now: float) -> bool:
         duration = self._faults.restore_duration

@@ -49,6 +49,7 @@ class MilvusdHandle:
         server: grpc.Server,
         port: int,
         db: MilvusLite,
+        service: SnapshotService,
         jobs: RestoreJobs,
         faults: Faults,
         counters: Counters,
@@ -57,6 +58,7 @@ class MilvusdHandle:
         self._server = server
         self.port = port
         self._db = db
+        self._service = service
         self._jobs = jobs
         self.faults = faults
         self.counters = counters
@@ -72,6 +74,7 @@ class MilvusdHandle:
             self._admin.stop()
         self._server.stop(grace).wait()
         self._jobs.stop_checker()
+        self._service.catalog.close()
         self._db.close()
 
 
@@ -118,7 +121,7 @@ def serve(port: int, data_dir: str, options: ServerOptions | None = None) -> Mil
         bool(opts.credentials),
         opts.tls_cert is not None,
     )
-    return MilvusdHandle(server, bound, db, jobs, faults, counters, admin)
+    return MilvusdHandle(server, bound, db, service, jobs, faults, counters, admin)
 
 
 def _bind(server: grpc.Server, address: str, opts: ServerOptions) -> int:
