@@ -16,11 +16,13 @@ from milvus_lite.db import MilvusLite
 from pymilvus.grpc_gen import milvus_pb2_grpc
 
 from .admin import AdminServer
+from .aliases import AliasService
 from .auth import Authenticator
 from .catalog import Catalog
 from .faults import Counters, Faults
 from .gate import Gate
 from .jobs import RestoreJobs
+from .loads import LoadService
 from .servicer import MilvusdServicer
 from .snapshots import SnapshotService
 
@@ -86,7 +88,8 @@ def serve(port: int, data_dir: str, options: ServerOptions | None = None) -> Mil
     db = MilvusLite(data_dir)
     try:
         service = SnapshotService(db, Catalog(data_dir))
-        jobs = RestoreJobs(service, faults)
+        aliases = AliasService(service)
+        jobs = RestoreJobs(service, aliases, faults)
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=opts.max_workers, thread_name_prefix="milvusd-rpc"),
             interceptors=[Gate(faults, counters, Authenticator(opts.credentials))],
@@ -101,7 +104,9 @@ def serve(port: int, data_dir: str, options: ServerOptions | None = None) -> Mil
                 ("grpc.http2.max_ping_strikes", 0),
             ],
         )
-        milvus_pb2_grpc.add_MilvusServiceServicer_to_server(MilvusdServicer(db, service, jobs), server)
+        milvus_pb2_grpc.add_MilvusServiceServicer_to_server(
+            MilvusdServicer(db, service, aliases, LoadService(service, faults), jobs), server
+        )
         bound = _bind(server, f"{HOST}:{port}", opts)
         if bound == 0:
             raise OSError(f"cannot bind {HOST}:{port}")
