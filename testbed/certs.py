@@ -2,7 +2,9 @@
 
 One CA signs the apiserver's serving cert and the admin client cert (client-cert authn, as envtest does);
 the RSA pair signs and verifies ServiceAccount tokens (TokenRequest lets tests act as a chart's SA).
-TLS keys are EC P-256: much faster to generate than RSA, and every client involved accepts them.
+`ensure_serving_tls` makes a separate CA and serving cert for the Milvus test server, plus an unrelated CA
+for "wrong CA" tests. TLS keys are EC P-256: much faster to generate than RSA, and every client involved
+accepts them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DAYS = "365"
+# A serving cert valid for the loopback address and name every test server listens on.
+_SERVING = (
+    "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+    "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost"
+)
 
 
 @dataclass(frozen=True)
@@ -56,9 +63,20 @@ def _ec_key(path: Path) -> None:
     _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path, cwd=path.parent)
 
 
-def _signed_cert(certs: Certs, name: str, subject: str, extensions: str) -> None:
-    """Key + CSR + CA signature; extensions go through a file because `x509 -req` has no -addext."""
-    d = certs.dir
+def _ca(d: Path, name: str, subject: str) -> None:
+    """A self-signed CA `<name>.crt` / `<name>.key` in `d`."""
+    _ec_key(d / f"{name}.key")
+    (d / f"{name}.cnf").write_text(
+        "[req]\ndistinguished_name=dn\n[dn]\n[v3]\nbasicConstraints=critical,CA:TRUE\n"
+        "keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n"
+    )
+    _openssl("req", "-x509", "-new", "-key", f"{name}.key", "-subj", subject, "-days", DAYS, "-sha256",
+             "-config", f"{name}.cnf", "-extensions", "v3", "-out", f"{name}.crt", cwd=d)  # fmt: skip
+    (d / f"{name}.cnf").unlink()
+
+
+def _signed_cert(d: Path, name: str, subject: str, extensions: str) -> None:
+    """Key + CSR + signature by `ca.crt` in `d`; extensions go through a file because `x509 -req` has no -addext."""
     _ec_key(d / f"{name}.key")
     _openssl("req", "-new", "-key", f"{name}.key", "-subj", subject, "-out", f"{name}.csr", cwd=d)
     (d / f"{name}.ext").write_text(f"[v3]\n{extensions}\n")
@@ -76,18 +94,9 @@ def ensure_certs(directory: Path) -> Certs:
         return certs
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
-    _ec_key(certs.ca_key)
-    (directory / "ca.ext").write_text(
-        "[req]\ndistinguished_name=dn\n[dn]\n[v3]\nbasicConstraints=critical,CA:TRUE\n"
-        "keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n"
-    )
-    _openssl("req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=testbed-ca", "-days", DAYS, "-sha256",
-             "-config", "ca.ext", "-extensions", "v3", "-out", "ca.crt", cwd=directory)  # fmt: skip
-    (directory / "ca.ext").unlink()
-    _signed_cert(certs, "apiserver", "/CN=kube-apiserver",
-                 "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
-                 "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost")  # fmt: skip
-    _signed_cert(certs, "admin", "/O=system:masters/CN=admin",
+    _ca(directory, "ca", "/CN=testbed-ca")
+    _signed_cert(directory, "apiserver", "/CN=kube-apiserver", _SERVING)
+    _signed_cert(directory, "admin", "/O=system:masters/CN=admin",
                  "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
                  "extendedKeyUsage=clientAuth")  # fmt: skip
     _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.key", cwd=directory)
@@ -102,3 +111,36 @@ def admin_tls(certs: Certs) -> ssl.SSLContext:
     ctx = ssl.create_default_context(cafile=str(certs.ca_crt))
     ctx.load_cert_chain(str(certs.admin_crt), str(certs.admin_key))
     return ctx
+
+
+@dataclass(frozen=True)
+class ServingTls:
+    """A CA, a serving cert it signed for 127.0.0.1/localhost, and an unrelated CA (for "wrong CA" tests)."""
+
+    dir: Path
+    ca_crt: Path
+    server_crt: Path
+    server_key: Path
+    other_ca_crt: Path
+
+    @classmethod
+    def in_dir(cls, d: Path) -> ServingTls:
+        return cls(d, d / "ca.crt", d / "server.crt", d / "server.key", d / "other-ca.crt")
+
+    def files(self) -> list[Path]:
+        return [self.ca_crt, self.server_crt, self.server_key, self.other_ca_crt]
+
+
+def ensure_serving_tls(directory: Path, subject: str = "/CN=milvusd") -> ServingTls:
+    """Create (unless complete already) a serving PKI in `directory`; its own CA, not the control plane's."""
+    tls = ServingTls.in_dir(directory)
+    if all(p.exists() for p in tls.files()):
+        return tls
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    _ca(directory, "ca", "/CN=testbed-serving-ca")
+    _signed_cert(directory, "server", subject, _SERVING)
+    _ca(directory, "other-ca", "/CN=testbed-unrelated-ca")
+    for key in ("ca.key", "server.key", "other-ca.key"):
+        (directory / key).chmod(0o600)
+    return tls

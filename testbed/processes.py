@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from testbed.certs import ServingTls
+
 REPO = Path(__file__).resolve().parents[1]
 _READY = re.compile(r"milvusd ready on 127\.0\.0\.1:(\d+)")
 _ADMIN = re.compile(r"milvusd admin on 127\.0\.0\.1:(\d+)")
@@ -30,10 +32,16 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 class MilvusServer:
-    """`python -m testbed.milvusd` on a free loopback port, with its admin endpoint for faults and counters."""
+    """`python -m testbed.milvusd` on a free loopback port, with its admin endpoint for faults and counters.
 
-    def __init__(self, data: Path, *args: str, port: int = 0, log: Path | None = None) -> None:
-        self.data, self.args, self.requested_port = data, list(args), port
+    With `tls` (see testbed.certs.ensure_serving_tls) it serves gRPC over TLS: `uri` is then https:// and
+    clients trust `ca` (pymilvus: `secure=True, server_pem_path=server.ca`).
+    """
+
+    def __init__(
+        self, data: Path, *args: str, port: int = 0, log: Path | None = None, tls: ServingTls | None = None
+    ) -> None:
+        self.data, self.args, self.requested_port, self.tls = data, list(args), port, tls
         self.log = log or data.with_suffix(".log")
         self.port = 0
         self.admin_port = 0
@@ -41,7 +49,12 @@ class MilvusServer:
 
     @property
     def uri(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca(self) -> Path | None:
+        """The CA file a client must trust (None when serving plaintext)."""
+        return self.tls.ca_crt if self.tls else None
 
     def start(self, timeout: float = 60) -> MilvusServer:
         self.data.mkdir(parents=True, exist_ok=True)
@@ -59,6 +72,7 @@ class MilvusServer:
                     str(self.data),
                     "--admin-port",
                     str(self.admin_port),
+                    *self._tls_args(),
                     *self.args,
                 ],
                 stdout=out,
@@ -79,6 +93,11 @@ class MilvusServer:
                 raise RuntimeError(f"milvusd exited with {self.proc.returncode}:\n{text[-3000:]}")
             time.sleep(0.1)
         raise RuntimeError(f"milvusd not ready after {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def _tls_args(self) -> list[str]:
+        if self.tls is None:
+            return []
+        return ["--tls-cert", str(self.tls.server_crt), "--tls-key", str(self.tls.server_key)]
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc is not None and self.proc.poll() is None:

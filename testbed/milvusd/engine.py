@@ -96,8 +96,8 @@ def stage_snapshot(db: MilvusLite, db_name: str, name: str, engine_name: str, st
         raise
 
 
-def create_empty_target(db: MilvusLite, staging_dir: str, db_name: str, name: str) -> None:
-    """Create `name` with the staged schema, partitions and index specs, but no data (not loaded)."""
+def create_empty_target(db: MilvusLite, staging_dir: str, db_name: str, name: str, indexes: bool = True) -> None:
+    """Create `name` with the staged schema, partitions and index specs (unless not `indexes`), no data."""
     _old, schema = load_schema(os.path.join(staging_dir, SCHEMA_FILENAME))
     staged = Manifest.load(staging_dir)
     dst_dir = collection_dir(db, db_name, name)
@@ -108,7 +108,7 @@ def create_empty_target(db: MilvusLite, staging_dir: str, db_name: str, name: st
         for partition in staged.list_partitions():
             if not manifest.has_partition(partition):
                 manifest.add_partition(partition)
-        for spec in staged.index_specs.values():
+        for spec in staged.index_specs.values() if indexes else ():
             manifest.set_index_spec(spec)
         manifest.schema_version = staged.schema_version
         manifest.save()
@@ -119,8 +119,14 @@ def create_empty_target(db: MilvusLite, staging_dir: str, db_name: str, name: st
         raise
 
 
-def install_staged(db: MilvusLite, staging_dir: str, db_name: str, name: str) -> None:
-    """Replace the (empty) target's files with the staged snapshot; reload it if it was loaded."""
+def install_staged(
+    db: MilvusLite, staging_dir: str, db_name: str, name: str, indexes: bool = True, drop_rows: int = 0
+) -> None:
+    """Replace the (empty) target's files with the staged snapshot; reload it if it was loaded.
+
+    `indexes=False` and `drop_rows` are injected faults: the target gets no index specs or index files,
+    or loses its first `drop_rows` primary keys (deleted and flushed, so every count sees them gone).
+    """
     col: Any = db._collections.pop((db_name, name), None)
     was_loaded = col is not None and col.load_state == "loaded"
     if col is not None:
@@ -132,7 +138,15 @@ def install_staged(db: MilvusLite, staging_dir: str, db_name: str, name: str) ->
     save_schema(schema, name, os.path.join(dst_dir, SCHEMA_FILENAME))
     manifest = Manifest.load(dst_dir)
     manifest.active_wal_number = None
+    if not indexes:
+        manifest.set_index_spec(None)
+        for partition in manifest.list_partitions():
+            shutil.rmtree(os.path.join(dst_dir, "partitions", partition, "indexes"), ignore_errors=True)
     manifest.save()
     restored: Any = db.get_collection(name, database_name=db_name)
+    if drop_rows > 0:
+        pks = sorted(pk for segment in restored._segments_snapshot() for pk in segment.pks)
+        restored.delete(pks[:drop_rows])
+        restored.flush()
     if was_loaded:
         restored.load()

@@ -13,11 +13,17 @@ from pymilvus.grpc_gen import common_pb2
 
 SUCCESS = 0
 COLLECTION_NOT_FOUND = 100
+COLLECTION_NOT_LOADED = 101
+COLLECTION_NOT_FULLY_LOADED = 103
+SEGMENT_LOAD_FAILED = 604
 DATABASE_NOT_FOUND = 800
 PARAMETER_INVALID = 1100
 PARAMETER_MISSING = 1101
+ALIAS_NOT_FOUND = 1600
+ALIAS_COLLECTION_NAME_CONFLICT = 1601
+ALIAS_ALREADY_EXIST = 1602
 IMPORT_FAILED = 2100
-UNEXPECTED = 65535
+UNEXPECTED = 65535  # any non-merr error, e.g. rootcoord's fmt.Errorf texts
 
 # The numeric codes of merr's ErrSnapshotNotFound / ErrSnapshotPinned are unknown (see
 # milvus-snapshot-api.md §8), so they answer as a non-merr error; clients must match on the reason text.
@@ -63,6 +69,34 @@ def missing(msg: str) -> MilvusError:
 
 def collection_not_found(db_name: str, collection: str) -> MilvusError:
     return MilvusError(COLLECTION_NOT_FOUND, f"collection not found[database={db_name}][collection={collection}]")
+
+
+def collection_not_found_no_db(collection: str) -> MilvusError:
+    """merr.WrapErrCollectionNotFound without the database field (what AlterAlias and ListAliases say)."""
+    return MilvusError(COLLECTION_NOT_FOUND, f"collection not found[collection={collection}]")
+
+
+def alias_not_found(db_name: str, alias: str) -> MilvusError:
+    return MilvusError(ALIAS_NOT_FOUND, f"alias not found[database={db_name}][alias={alias}]")
+
+
+def alias_name_conflict(db_name: str, alias: str) -> MilvusError:
+    return MilvusError(
+        ALIAS_COLLECTION_NAME_CONFLICT, f"alias and collection name conflict[database={db_name}][alias={alias}]"
+    )
+
+
+def alias_already_exist(db_name: str, alias: str, target: str) -> MilvusError:
+    return MilvusError(
+        ALIAS_ALREADY_EXIST,
+        f"{alias} is alias to another collection: {target}: alias already exist[database={db_name}][alias={alias}]",
+    )
+
+
+def collection_not_loaded(collection_id: int, prefix: str = "") -> MilvusError:
+    """merr.WrapErrCollectionNotLoaded(collectionID), wrapped by the caller's `prefix` ("failed to search")."""
+    text = f"collection not loaded[collection={collection_id}]"
+    return MilvusError(COLLECTION_NOT_LOADED, f"{prefix}: {text}" if prefix else text)
 
 
 def database_not_found(db_name: str) -> MilvusError:

@@ -1,7 +1,8 @@
 """A gRPC server interceptor in front of every MilvusService RPC: count, fault, authenticate, delay.
 
 Order matters: calls are counted on arrival; an injected outage answers UNAVAILABLE before anything
-else (like a down server); then authentication; then the injected latency.
+else (like a down server); then authentication; then the injected latency; then the call runs, and an
+injected lost reply replaces its answer with UNAVAILABLE (the work is done, the client never hears).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class Gate(grpc.ServerInterceptor):  # type: ignore[misc]
             delay = self._faults.latency_for(method)
             if delay > 0:
                 time.sleep(delay)
-            return behavior(request, context)
+            reply = behavior(request, context)
+            if self._faults.take_lost_reply(method):
+                context.abort(grpc.StatusCode.UNAVAILABLE, "milvusd: injected lost reply")
+            return reply
 
         return guarded

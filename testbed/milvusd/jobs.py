@@ -14,6 +14,7 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import engine
 from .catalog import COMPLETED, EXECUTING, FAILED, PENDING, Pin, RestoreJob
@@ -26,6 +27,9 @@ from .errors import (
 )
 from .faults import Faults
 from .names import validate_name
+
+if TYPE_CHECKING:
+    from .aliases import AliasService
 from .snapshots import SnapshotService, new_pin_id, now_ms
 
 logger = logging.getLogger(__name__)
@@ -49,8 +53,9 @@ class JobView:
 
 
 class RestoreJobs:
-    def __init__(self, service: SnapshotService, faults: Faults) -> None:
+    def __init__(self, service: SnapshotService, aliases: AliasService, faults: Faults) -> None:
         self._svc = service
+        self._aliases = aliases
         self._faults = faults
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -75,6 +80,7 @@ class RestoreJobs:
                     f"collection {src.collection_id}: snapshot not found[snapshot={name}]",
                 )
             svc.require_db(dst_db)
+            self._aliases.check_creatable(dst_db, dst_collection, "failed to restore collection: ")
             if svc.db.has_collection(dst_collection, database_name=dst_db):
                 raise MilvusError(
                     DUPLICATE_COLLECTION,
@@ -83,17 +89,17 @@ class RestoreJobs:
                 )
             job_id = svc.catalog.alloc_id()
             staging = os.path.join(svc.catalog.staging_root, str(job_id))
+            skip_indexes = self._faults.take_restore_index_skip()
             engine.stage_snapshot(svc.db, src.db_name, src.name, snap.engine_name, staging)
             try:
-                engine.create_empty_target(svc.db, staging, dst_db, dst_collection)
+                engine.create_empty_target(svc.db, staging, dst_db, dst_collection, indexes=not skip_indexes)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
             target = svc.resolve(dst_db, dst_collection)
             pin = Pin(new_pin_id(), time.time() + self._faults.restore_pin_ttl, owner=f"restore:{job_id}")
-            snap.pins.append(pin)
             fail_reason = self._faults.take_restore_failure()
-            svc.catalog.jobs[job_id] = RestoreJob(
+            job = RestoreJob(
                 job_id=job_id,
                 snapshot_name=snap.name,
                 target_collection_id=target.collection_id,
@@ -103,8 +109,12 @@ class RestoreJobs:
                 will_fail=fail_reason is not None,
                 fail_reason=fail_reason or "",
                 pin_id=pin.pin_id,
+                drop_rows=self._faults.take_restore_row_loss(),
+                skip_indexes=skip_indexes,
             )
-            svc.catalog.save()
+            with svc.catalog.batch():
+                svc.catalog.add_pin(snap, pin)
+                svc.catalog.put_job(job)
             return job_id
 
     def get(self, job_id: int) -> JobView:
@@ -134,24 +144,21 @@ class RestoreJobs:
 
     def tick(self) -> None:
         """One checker pass: advance every live job one step and forget expired ones."""
-        with self._svc.lock:
+        with self._svc.lock, self._svc.catalog.batch():
             now = time.time()
-            changed = False
             for job in list(self._svc.catalog.jobs.values()):
                 if job.terminal:
                     if self._expired(job, now):
-                        del self._svc.catalog.jobs[job.job_id]
-                        changed = True
-                elif job.state == PENDING:
+                        self._svc.catalog.remove_job(job.job_id)
+                    continue
+                if job.state == PENDING:
                     if job.total_segments == 0:
                         self._finish(job)
                     else:
                         job.state, job.executing_since = EXECUTING, now
-                    changed = True
-                else:
-                    changed |= self._advance(job, now)
-            if changed:
-                self._svc.catalog.save()
+                elif not self._advance(job, now):
+                    continue
+                self._svc.catalog.put_job(job)
 
     def _advance(self, job: RestoreJob, now: float) -> bool:
         duration = self._faults.restore_duration
@@ -175,7 +182,14 @@ class RestoreJobs:
         else:
             try:
                 if job.total_segments:
-                    engine.install_staged(self._svc.db, job.staging_dir, target.db_name, target.name)
+                    engine.install_staged(
+                        self._svc.db,
+                        job.staging_dir,
+                        target.db_name,
+                        target.name,
+                        indexes=not job.skip_indexes,
+                        drop_rows=job.drop_rows,
+                    )
                 else:
                     job.reason = "no segments to copy"
                     shutil.rmtree(job.staging_dir, ignore_errors=True)

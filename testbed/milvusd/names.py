@@ -1,6 +1,8 @@
-"""Milvus proxy `validateName` (internal/proxy/util.go), with its exact error texts.
+"""Milvus proxy name checks (internal/proxy/util.go), with their exact error texts.
 
-Defaults assumed: `proxy.maxNameLength` = 255 and `proxy.nameValidationAllowedChars` = "$".
+`validate_name` is `validateName` (snapshot names; defaults assumed: `proxy.maxNameLength` = 255 and
+`proxy.nameValidationAllowedChars` = "$"); `validate_collection_name` is `validateCollectionNameOrAlias`,
+which the alias RPCs apply to both the alias and the collection name.
 """
 
 from __future__ import annotations
@@ -42,3 +44,17 @@ def validate_name(entity: str, name_type: str) -> None:
                 f"{name_type} can only contain numbers, letters, underscores, and allowed characters "
                 f"({ALLOWED_CHARS}), found {chr(c)} at {i}"
             )
+
+
+def validate_collection_name(entity: str, kind: str) -> None:
+    """`validateCollectionNameOrAlias(entity, kind)`, kind "name" or "alias"; no trimming, no "$"."""
+    if not entity:
+        raise invalid(f"collection {kind} should not be empty")
+    prefix = f"Invalid collection {kind}: {entity}."
+    raw = entity.encode()
+    if len(raw) > MAX_NAME_LENGTH:
+        raise invalid(f"{prefix} the length of a collection {kind} must be less than {MAX_NAME_LENGTH} characters")
+    if raw[0] != ord("_") and not _is_alpha(raw[0]):
+        raise invalid(f"{prefix} the first character of a collection {kind} must be an underscore or letter")
+    if any(c != ord("_") and not _is_alpha(c) and not _is_digit(c) for c in raw[1:]):
+        raise invalid(f"{prefix} collection {kind} can only contain numbers, letters and underscores")

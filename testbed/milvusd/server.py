@@ -16,11 +16,13 @@ from milvus_lite.db import MilvusLite
 from pymilvus.grpc_gen import milvus_pb2_grpc
 
 from .admin import AdminServer
+from .aliases import AliasService
 from .auth import Authenticator
 from .catalog import Catalog
 from .faults import Counters, Faults
 from .gate import Gate
 from .jobs import RestoreJobs
+from .loads import LoadService
 from .servicer import MilvusdServicer
 from .snapshots import SnapshotService
 
@@ -36,6 +38,9 @@ class ServerOptions:
     admin_port: int | None = None  # None = no admin endpoint, 0 = any free port
     faults: dict[str, Any] = field(default_factory=dict)  # initial Faults.update() values
     max_workers: int = 16
+    # PEM files for server-side TLS (Milvus `tls.serverPemPath`/`serverKeyPath`, `tlsMode: 1`); None = plaintext.
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
 
 class MilvusdHandle:
@@ -46,6 +51,7 @@ class MilvusdHandle:
         server: grpc.Server,
         port: int,
         db: MilvusLite,
+        service: SnapshotService,
         jobs: RestoreJobs,
         faults: Faults,
         counters: Counters,
@@ -54,6 +60,7 @@ class MilvusdHandle:
         self._server = server
         self.port = port
         self._db = db
+        self._service = service
         self._jobs = jobs
         self.faults = faults
         self.counters = counters
@@ -69,6 +76,7 @@ class MilvusdHandle:
             self._admin.stop()
         self._server.stop(grace).wait()
         self._jobs.stop_checker()
+        self._service.catalog.close()
         self._db.close()
 
 
@@ -80,7 +88,8 @@ def serve(port: int, data_dir: str, options: ServerOptions | None = None) -> Mil
     db = MilvusLite(data_dir)
     try:
         service = SnapshotService(db, Catalog(data_dir))
-        jobs = RestoreJobs(service, faults)
+        aliases = AliasService(service)
+        jobs = RestoreJobs(service, aliases, faults)
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=opts.max_workers, thread_name_prefix="milvusd-rpc"),
             interceptors=[Gate(faults, counters, Authenticator(opts.credentials))],
@@ -95,8 +104,10 @@ def serve(port: int, data_dir: str, options: ServerOptions | None = None) -> Mil
                 ("grpc.http2.max_ping_strikes", 0),
             ],
         )
-        milvus_pb2_grpc.add_MilvusServiceServicer_to_server(MilvusdServicer(db, service, jobs), server)
-        bound = server.add_insecure_port(f"{HOST}:{port}")
+        milvus_pb2_grpc.add_MilvusServiceServicer_to_server(
+            MilvusdServicer(db, service, aliases, LoadService(service, faults), jobs), server
+        )
+        bound = _bind(server, f"{HOST}:{port}", opts)
         if bound == 0:
             raise OSError(f"cannot bind {HOST}:{port}")
         admin = AdminServer(faults, counters, opts.admin_port) if opts.admin_port is not None else None
@@ -107,5 +118,23 @@ def serve(port: int, data_dir: str, options: ServerOptions | None = None) -> Mil
     jobs.start_checker()
     if admin is not None:
         admin.start()
-    logger.info("milvusd serving on %s:%d (data=%s, auth=%s)", HOST, bound, data_dir, bool(opts.credentials))
-    return MilvusdHandle(server, bound, db, jobs, faults, counters, admin)
+    logger.info(
+        "milvusd serving on %s:%d (data=%s, auth=%s, tls=%s)",
+        HOST,
+        bound,
+        data_dir,
+        bool(opts.credentials),
+        opts.tls_cert is not None,
+    )
+    return MilvusdHandle(server, bound, db, service, jobs, faults, counters, admin)
+
+
+def _bind(server: grpc.Server, address: str, opts: ServerOptions) -> int:
+    """Plaintext, or one-way TLS with the given key pair (no client certificates asked for)."""
+    if (opts.tls_cert is None) != (opts.tls_key is None):
+        raise ValueError("TLS needs both a certificate and a key")
+    if opts.tls_cert is None or opts.tls_key is None:
+        return int(server.add_insecure_port(address))
+    with open(opts.tls_key, "rb") as key, open(opts.tls_cert, "rb") as cert:
+        credentials = grpc.ssl_server_credentials([(key.read(), cert.read())])
+    return int(server.add_secure_port(address, credentials))

@@ -7,6 +7,7 @@ serialises all snapshot and restore-job state, like Milvus's serial DDL queue.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import threading
@@ -83,9 +84,9 @@ class SnapshotService:
                 raise collection_not_found(db_name, name)
             coll_id = self.catalog.collection_id_of(db_name, real)
             if coll_id is None:
-                coll_id = self.catalog.alloc_id()
-                self.catalog.collections[coll_id] = CollectionRef(coll_id, db_name, real)
-                self.catalog.save()
+                with self.catalog.batch():
+                    coll_id = self.catalog.alloc_id()
+                    self.catalog.put_collection(CollectionRef(coll_id, db_name, real))
             return self.catalog.collections[coll_id]
 
     def ref_of(self, collection_id: int) -> CollectionRef | None:
@@ -97,20 +98,27 @@ class SnapshotService:
 
     def forget_collection(self, collection_id: int) -> None:
         """After a drop: its snapshots go too (milvus-lite deleted their files with the collection)."""
-        with self.lock:
-            self.catalog.collections.pop(collection_id, None)
+        with self.lock, self.catalog.batch():
+            self.catalog.remove_collection(collection_id)
             self.drop_all_snapshots(collection_id)
 
     def drop_all_snapshots(self, collection_id: int) -> None:
-        with self.lock:
+        with self.lock, self.catalog.batch():
             for snap in self.catalog.snapshots_of(collection_id):
-                del self.catalog.snapshots[snap.snapshot_id]
-            self.catalog.save()
+                self.catalog.remove_snapshot(snap)
 
     def rename_collection(self, collection_id: int, new_name: str) -> None:
         with self.lock:
-            self.catalog.collections[collection_id].name = new_name
-            self.catalog.save()
+            ref = self.catalog.collections[collection_id]
+            self.catalog.put_collection(dataclasses.replace(ref, name=new_name))
+
+    def set_loaded(self, ref: CollectionRef, loaded: bool) -> CollectionRef:
+        """Record a collection's load state (Milvus restores it after a restart)."""
+        with self.lock:
+            if ref.loaded != loaded:
+                ref = dataclasses.replace(ref, loaded=loaded)
+                self.catalog.put_collection(ref)
+            return ref
 
     def _prune_vanished(self) -> None:
         for ref in list(self.catalog.collections.values()):
@@ -133,18 +141,19 @@ class SnapshotService:
             engine_name = f"milvusd_{snap_id}"
             made = engine.snapshot_collection(self.db, ref.db_name, ref.name, engine_name, description)
             now = time.time()
-            self.catalog.snapshots[snap_id] = Snapshot(
-                snapshot_id=snap_id,
-                collection_id=ref.collection_id,
-                name=name,
-                description=description,
-                create_ts=now_ms() << 18,
-                partition_names=made.partition_names,
-                segments=made.segments,
-                engine_name=engine_name,
-                compaction_expire_at=now + protection if protection > 0 else 0.0,
+            self.catalog.put_snapshot(
+                Snapshot(
+                    snapshot_id=snap_id,
+                    collection_id=ref.collection_id,
+                    name=name,
+                    description=description,
+                    create_ts=now_ms() << 18,
+                    partition_names=made.partition_names,
+                    segments=made.segments,
+                    engine_name=engine_name,
+                    compaction_expire_at=now + protection if protection > 0 else 0.0,
+                )
             )
-            self.catalog.save()
 
     def drop(self, db_name: str, collection: str, name: str) -> None:
         validate_name(name, "snapshot name")
@@ -162,8 +171,7 @@ class SnapshotService:
                     SNAPSHOT_PINNED,
                     f"{len(active)} active pins, unpin before dropping: snapshot pinned[snapshot={name}]",
                 )
-            del self.catalog.snapshots[snap.snapshot_id]
-            self.catalog.save()
+            self.catalog.remove_snapshot(snap)
             engine.drop_collection_snapshot(self.db, ref.db_name, ref.name, snap.engine_name)
 
     def list(self, db_name: str, collection: str) -> list[str]:
@@ -198,8 +206,7 @@ class SnapshotService:
             if snap is None:
                 raise snapshot_not_found(ref.collection_id, name)
             pin = Pin(new_pin_id(), time.time() + ttl_seconds if ttl_seconds > 0 else 0.0)
-            snap.pins.append(pin)
-            self.catalog.save()
+            self.catalog.add_pin(snap, pin)
             return pin.pin_id
 
     def unpin(self, pin_id: int) -> None:
@@ -211,9 +218,4 @@ class SnapshotService:
     def release_pin(self, pin_id: int) -> None:
         """Remove a pin wherever it is; unknown or expired IDs are fine (Unpin is idempotent)."""
         with self.lock:
-            for snap in self.catalog.snapshots.values():
-                kept = [p for p in snap.pins if p.pin_id != pin_id]
-                if len(kept) != len(snap.pins):
-                    snap.pins = kept
-                    self.catalog.save()
-                    return
+            self.catalog.remove_pin(pin_id)
