@@ -15,6 +15,7 @@ from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from .. import __version__
 from ..api import GROUP, VERSION
 from .ages import event_time
 from .errors import CliError, TimedOut, UsageError
@@ -22,6 +23,7 @@ from .kinds import Kind
 from .kubeconfig import Target
 
 Obj = dict[str, Any]
+FIELD_MANAGER = "kubectl-milvus-snapshot"  # in managedFields, as kubectl writes "kubectl-create"
 REQUEST_TIMEOUT = 30.0  # seconds, per API request (watches: the server closes them first)
 
 
@@ -40,7 +42,9 @@ def api_client(target: Target) -> client.ApiClient:
     except ConfigException as exc:
         raise UsageError(f"Error in configuration: {exc}") from exc
     configuration.retries = 1  # urllib3 would retry 3 times: a wrong address should fail as fast as kubectl does
-    return client.ApiClient(configuration)
+    api = client.ApiClient(configuration)
+    api.user_agent = f"{FIELD_MANAGER}/{__version__}"  # in audit logs, instead of the generator's default
+    return api
 
 
 def _server_message(exc: ApiException) -> str:
@@ -123,6 +127,7 @@ class Kube:
                 self.namespace,
                 kind.plural,
                 body,
+                field_manager=FIELD_MANAGER,
                 field_validation="Strict",  # an unknown field (e.g. spec.alias on an older CRD) fails, not vanishes
                 _request_timeout=REQUEST_TIMEOUT,
             )
@@ -137,6 +142,7 @@ class Kube:
                 kind.plural,
                 name,
                 patch,
+                field_manager=FIELD_MANAGER,
                 field_validation="Strict",
                 _content_type="application/merge-patch+json",
                 _request_timeout=REQUEST_TIMEOUT,

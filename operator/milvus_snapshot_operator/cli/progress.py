@@ -22,11 +22,13 @@ def bar(percent: int) -> str:
     return f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {percent:3d}%"
 
 
-def progress_line(kind: Kind, obj: Obj) -> str:
-    """What is going on with `obj` now, on one line."""
+def progress_line(kind: Kind, obj: Obj, named: bool = True) -> str:
+    """What is going on with `obj` now, on one line (without its name on a terminal, where width is scarce and
+    the name was printed just above)."""
     status = status_of(obj)
     now = state(obj)
-    parts = [f"{kind.short}/{obj['metadata']['name']}", str(status.get("phase") or "-")]
+    parts = [f"{kind.short}/{obj['metadata']['name']}"] if named else []
+    parts.append(str(status.get("phase") or "-"))
     if status.get("state"):
         parts.append(str(status["state"]))
     if status.get("progress") is not None:

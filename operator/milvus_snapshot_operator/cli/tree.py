@@ -92,7 +92,7 @@ def schedule_node(obj: Obj, children: list[Obj], now: datetime.datetime) -> Node
     spec, status = _spec(obj), status_of(obj)
     label = "Suspended" if spec.get("suspend") else str((condition(obj, "Ready") or {}).get("reason") or "-")
     parts = [f'"{spec.get("schedule")}" {spec.get("timeZone") or "UTC"}']
-    if not spec.get("suspend"):
+    if not spec.get("suspend") and status.get("nextScheduleTime"):
         parts.append(f"next run {ages.relative(status.get('nextScheduleTime'), now)}")
     success = status.get("lastSuccessfulTime")
     parts.append(f"last success {ages.relative(success, now)}" if success else "no successful run yet")

@@ -21,7 +21,7 @@ def follow(kube: Kube, kind: Kind, name: str, deadline: float, out: TextIO, time
     try:
         for obj in kube.follow(kind, name, deadline):
             last = obj
-            display.show(progress_line(kind, obj), key=(str(status_of(obj).get("phase")),))
+            display.show(progress_line(kind, obj, named=not display.tty), key=(str(status_of(obj).get("phase")),))
             now = state(obj)
             if now.finished:
                 display.close()
