@@ -93,6 +93,11 @@ def test_progress_lines_of_a_recorded_snapshot_and_restore() -> None:
         "msnap/recorded-snap  Ready  SnapshotReady: snapshot 'recorded_snap' of 'books' is ready  300 rows",
     ]
     restore = [progress.progress_line(RESTORE, o) for o in sequence("MilvusRestore")]
+    job = sequence("MilvusRestore")[-1]["status"]["jobId"]
+    assert restore[3] == "mrestore/recorded-restore  Restoring  RestoreSnapshotExecuting  [--------------------]   0%"
+    assert restore[2].endswith(
+        f"Progressing: restore job {job} started: snapshot 'recorded_snap' -> collection 'books_recorded_1795995615'"
+    )
     assert restore[2].startswith(
         "mrestore/recorded-restore  Restoring  RestoreSnapshotPending  [--------------------]   0%"
     )
@@ -156,6 +161,10 @@ def test_later_restore_phases_are_treated_generically() -> None:
         {"type": "Ready", "status": "Unknown", "reason": "Progressing", "message": "switching alias books"}
     ]
     assert states.state(going) == states.State(False, False, "Progressing", "switching alias books")
+    assert progress.progress_line(RESTORE, going) == (
+        "mrestore/recorded-restore  CuttingOver  RestoreSnapshotCompleted  [####################] 100%  "
+        "Progressing: switching alias books"
+    )
     going["status"]["conditions"].append({"type": "Stalled", "status": "True", "reason": "AliasFailed", "message": "x"})
     assert states.state(going).failed and states.state(going).reason == "AliasFailed"
 

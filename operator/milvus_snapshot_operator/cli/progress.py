@@ -10,7 +10,7 @@ import shutil
 from typing import TextIO
 
 from .kinds import Kind
-from .states import Obj, condition, state, status_of
+from .states import Obj, state, status_of
 
 BAR_WIDTH = 20
 
@@ -38,10 +38,8 @@ def progress_line(kind: Kind, obj: Obj, named: bool = True) -> str:
         rows = status.get("targetRowCount", status.get("sourceRowCount")) if not now.failed else None
         if rows is not None:
             parts.append(f"{rows} rows")
-    else:
-        ready = condition(obj, "Ready") or {}
-        if ready.get("status") == "False" or status.get("progress") is None:
-            parts.append(now.why())
+    elif not (status.get("state") and str(status["state"]) in now.why()):
+        parts.append(now.why())  # unless it only repeats the job state (the operator's "restore job N: <state> 40%")
     return "  ".join(part for part in parts if part)
 
 
