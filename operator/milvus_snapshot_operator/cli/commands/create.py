@@ -1,0 +1,38 @@
+"""Creating a resource with a generated name, printed the way `kubectl create` prints it."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+import yaml
+from kubernetes.client.exceptions import ApiException
+
+from ...api import GROUP
+from ..errors import CliError
+from ..kinds import Kind
+from ..kube import Kube
+from ..states import Obj
+
+
+def dry_run(body: Obj, namespace: str | None, out: TextIO) -> int:
+    if namespace:
+        body["metadata"]["namespace"] = namespace
+    out.write(yaml.safe_dump(body, sort_keys=False))
+    return 0
+
+
+def create(kube: Kube, kind: Kind, body: Obj, name_given: bool, out: TextIO) -> str:
+    """Create `body`; a generated name already taken (two runs in one second) falls back to generateName."""
+    try:
+        made = kube.create(kind, body)
+    except CliError as exc:
+        taken = isinstance(exc.__cause__, ApiException) and exc.__cause__.status == 409
+        if name_given or not taken:
+            raise
+        meta = body["metadata"]
+        meta["generateName"] = f"{meta.pop('name')}-"
+        made = kube.create(kind, body)
+    name = str(made["metadata"]["name"])
+    out.write(f"{kind.singular}.{GROUP}/{name} created\n")
+    out.flush()
+    return name
