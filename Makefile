@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 export PYTHONPATH := $(CURDIR)/operator:$(CURDIR)
 
-.PHONY: help venv tools crds chart-docs lint test test-fast demo demo-down bench clean
+.PHONY: help venv tools crds chart-docs lint test test-fast demo demo-down bench soak clean
 
 help:
 	@echo "make demo       control plane + Milvus test server + operator + examples, ending with a verified restore"
@@ -15,6 +15,7 @@ help:
 	@echo "make test-fast  unit tests only (no servers)"
 	@echo "make demo-down  stop what the demo started"
 	@echo "make bench      benchmarks (figures, not tests)"
+	@echo "make soak       chaos soak: 100 lifecycles under SIGKILLs and restarts, invariants checked"
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml
@@ -53,6 +54,9 @@ demo-down: venv
 
 bench: venv tools
 	@$(PY) benchmarks/run.py
+
+soak: venv tools
+	@$(PY) -m testbed.soak --lifecycles $${SOAK_LIFECYCLES:-100} $${SOAK_SEED:+--seed $$SOAK_SEED}
 
 clean: demo-down
 	rm -rf .testbed .pytest_cache .mypy_cache .ruff_cache

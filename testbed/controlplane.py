@@ -131,6 +131,18 @@ class ControlPlane:
             shutil.rmtree(self.etcd_data_dir, ignore_errors=True)
             self.etcd_data_dir = None
 
+    def restart_apiserver(self) -> float:
+        """Stop kube-apiserver and start it again on the same port, as an upgrade or a crash would (etcd and
+        the controller-manager stay). Returns the seconds it was away. Call it from a thread that outlives
+        the control plane: the new process gets SIGTERM when the thread that started it ends."""
+        t0 = time.monotonic()
+        name = "kube-apiserver"
+        # SIGKILL at once: a graceful stop waits up to a minute for open watches to drain.
+        outcome = procs.terminate(self.processes.pop(name), timeout=0, proc=self._popen.pop(name, None))
+        self._log(f"testbed: {name} {outcome} (restart)")
+        self._start_apiserver(self.ports["apiserver"])
+        return time.monotonic() - t0
+
     def dead(self) -> list[str]:
         """Components that exited on their own (the supervisor polls this)."""
         return [name for name, ref in self.processes.items() if not ref.alive()]

@@ -11,8 +11,10 @@ from pymilvus import DataType, MilvusClient
 DIM = 8
 
 
-def client(uri: str, token: str = "", db: str = "default") -> MilvusClient:
-    return MilvusClient(uri=uri, token=token, db_name=db, timeout=30)
+def client(uri: str, token: str = "", db: str = "default", ca: str | None = None) -> MilvusClient:
+    """`ca`: a CA file to verify a TLS server with (https:// URIs)."""
+    tls = {"server_pem_path": ca, "dedicated": True} if ca else {}
+    return MilvusClient(uri=uri, token=token, db_name=db, timeout=30, **tls)
 
 
 def create_books(mc: MilvusClient, name: str = "books", rows: int = 300, seed: int = 7) -> None:

@@ -25,8 +25,8 @@ ALIAS_ALREADY_EXIST = 1602
 IMPORT_FAILED = 2100
 UNEXPECTED = 65535  # any non-merr error, e.g. rootcoord's fmt.Errorf texts
 
-# The numeric codes of merr's ErrSnapshotNotFound / ErrSnapshotPinned are unknown (see
-# milvus-snapshot-api.md §8), so they answer as a non-merr error; clients must match on the reason text.
+# The numeric codes of merr's ErrSnapshotNotFound / ErrSnapshotPinned are unknown (not in the version of
+# Milvus's merr table we could read), so they answer as a non-merr error; clients match on the reason text.
 SNAPSHOT_NOT_FOUND = UNEXPECTED
 SNAPSHOT_PINNED = UNEXPECTED
 DUPLICATE_COLLECTION = UNEXPECTED

@@ -1,9 +1,10 @@
 """Restore jobs: the synchronous RestoreSnapshot phase and the async copy-segment job lifecycle.
 
-Mirrors milvus-snapshot-api.md §2.5-2.7 and §3: the RPC validates, pins the source, stages the files
-and creates the empty target, then a checker ticking every `restore_tick` seconds moves each job
-Pending -> Executing -> Completed/Failed. Data appears in the target only at Completed. Jobs are kept
-in the catalog (so they survive a restart and resume) until `job_retention` after they end.
+Mirrors Milvus 3.0's RestoreSnapshot, GetRestoreSnapshotState, ListRestoreSnapshotJobs and copy-segment jobs:
+the RPC validates, pins the source, stages the files and creates the empty target, then a checker ticking
+every `restore_tick` seconds moves each job Pending -> Executing -> Completed/Failed. Data appears in the
+target only at Completed. Jobs are kept in the catalog (so they survive a restart and resume) until
+`job_retention` after they end.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Snapshot business rules (Create/Drop/List/Describe/Pin/Unpin) and collection identity.
 
-Follows milvus-snapshot-api.md §2 and §7: names are unique per collection ID, checks run in the
-proxy's order, and failures are MilvusError with merr codes and texts. One re-entrant lock
-serialises all snapshot and restore-job state, like Milvus's serial DDL queue.
+Follows Milvus 3.0's snapshot RPCs (proxy task_snapshot.go, datacoord snapshot_manager.go): names are unique
+per collection ID, checks run in the proxy's order, and failures are MilvusError with merr codes and texts.
+One re-entrant lock serialises all snapshot and restore-job state, like Milvus's serial DDL queue.
 """
 
 from __future__ import annotations

@@ -143,3 +143,96 @@ def test_connection_deletion_waits_quietly_for_its_snapshots(
     assert books.list_snapshots(collection_name="books") == []
     loud = [line for line in operator.text().splitlines() if "ERROR" in line and "connection_deleted" in line]
     assert loud == [], loud[:3]
+
+
+# ---- TLS: asked for means TLS or a named reason ------------------------------------------------------------
+
+
+def _tls_connection(name: str, uri: str, ca: bytes, **tls: Any) -> str:
+    import base64
+
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": f"{name}-ca"},
+        "data": {"ca.crt": base64.b64encode(ca).decode()},
+    }
+    connection = {
+        "apiVersion": "snapshot.milvus.io/v1alpha1",
+        "kind": "MilvusConnection",
+        "metadata": {"name": name},
+        "spec": {
+            "uri": uri,
+            "credentialsSecretRef": {"name": "milvus-credentials"},
+            "tls": {"caSecretRef": {"name": f"{name}-ca"}, **tls},
+        },
+    }
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": [secret, connection]})
+
+
+def test_tls_verified_or_a_named_reason(
+    kube: Kube, milvus: MilvusServer, operator: OperatorProcess, tmp_path: Any
+) -> None:
+    from testbed.certs import ensure_serving_tls
+
+    pki = ensure_serving_tls(tmp_path / "pki")
+    tls = MilvusServer(tmp_path / "milvus-tls", "--user", TOKEN, tls=pki).start()
+    try:
+        books = seed.client(f"https://127.0.0.1:{tls.port}", TOKEN, ca=str(pki.ca_crt))
+        seed.create_books(books, rows=50)
+        kube.apply(connection_manifest(milvus))  # creates the credentials Secret too (plaintext server)
+        # Verified TLS, with the tcp:// scheme: the tls block alone turns TLS on.
+        kube.apply(_tls_connection("secure", f"tcp://127.0.0.1:{tls.port}", pki.ca_crt.read_bytes()))
+        kube.apply(snapshot_manifest("over-tls").replace('"milvus"', '"secure"'))
+        status = wait_ready(kube, "MilvusSnapshot", "over-tls")
+        assert status["endpoint"] == f"127.0.0.1:{tls.port}" and books.list_snapshots(collection_name="books") == [
+            "over_tls"
+        ]
+        # A CA that did not sign the server's certificate.
+        kube.apply(_tls_connection("wrong-ca", f"https://127.0.0.1:{tls.port}", pki.other_ca_crt.read_bytes()))
+        kube.wait(lambda: ready(kube, "MilvusConnection", "wrong-ca") == ("False", "TLSHandshakeFailed"), 60, "CA")
+        # TLS asked for, plaintext server: never falls back to plaintext (the token would go in clear).
+        kube.apply(_tls_connection("to-plain", f"tcp://127.0.0.1:{milvus.port}", pki.ca_crt.read_bytes()))
+        kube.wait(lambda: ready(kube, "MilvusConnection", "to-plain") == ("False", "TLSMismatch"), 60, "mismatch")
+        # Plaintext asked for, TLS-only server: named, not "Unreachable".
+        plain = {
+            "apiVersion": "snapshot.milvus.io/v1alpha1",
+            "kind": "MilvusConnection",
+            "metadata": {"name": "plain-to-tls"},
+            "spec": {"uri": f"http://127.0.0.1:{tls.port}", "credentialsSecretRef": {"name": "milvus-credentials"}},
+        }
+        kube.apply(json.dumps(plain))
+        kube.wait(lambda: ready(kube, "MilvusConnection", "plain-to-tls") == ("False", "TLSMismatch"), 60, "plain")
+        message = kube.status("MilvusConnection", "plain-to-tls")["error"]["message"]
+        assert "speaks only TLS" in message and TOKEN not in message
+        books.close()
+    finally:
+        kube.run("delete", "milvussnapshots,milvusconnections", "--all", "--wait=true", "--timeout=60s", check=False)
+        tls.stop()
+
+
+def test_restore_whose_reply_is_lost_adopts_the_job_pymilvus_resent(
+    kube: Kube, milvus: MilvusServer, books: Any, operator: OperatorProcess
+) -> None:
+    """Milvus runs RestoreSnapshot but the reply is lost (UNAVAILABLE): pymilvus re-sends it and gets
+    "duplicate collection". That used to be TargetCollectionExists, Failed, with the first job running
+    untracked; now the jobs are listed again and the running one adopted."""
+    kube.apply(connection_manifest(milvus))
+    kube.apply(snapshot_manifest("src"))
+    wait_ready(kube, "MilvusSnapshot", "src")
+    milvus.faults(lose_reply={"RestoreSnapshot": 1})
+    kube.apply(
+        json.dumps(
+            {
+                "apiVersion": "snapshot.milvus.io/v1alpha1",
+                "kind": "MilvusRestore",
+                "metadata": {"name": "lost-reply"},
+                "spec": {"source": {"snapshotRef": {"name": "src"}}, "target": {"collectionName": "restored_lost"}},
+            }
+        )
+    )
+    status = kube.wait_phase("MilvusRestore", "lost-reply", "Completed", timeout=90)
+    jobs = [job for job in books.list_restore_snapshot_jobs() if job.collection_name == "restored_lost"]
+    assert [job.job_id for job in jobs] == [status["jobId"]], "one restore, one job, and it is the one followed"
+    assert milvus.counters()["RestoreSnapshot"] >= 2  # the lost reply, and pymilvus's re-send
+    assert status["targetRowCount"] == 300

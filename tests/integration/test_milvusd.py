@@ -1,6 +1,6 @@
 """milvusd, the Milvus 3.0 test server, driven by plain pymilvus 3.0.2 over loopback gRPC.
 
-Checks the snapshot RPCs against milvus-snapshot-api.md §7: codes in Status (never gRPC errors, so no
+Checks the snapshot RPCs against Milvus 3.0's semantics: codes in Status (never gRPC errors, so no
 client retries), per-collection names, hybrid timestamps, the async restore job and its pin, retention,
 token auth and the fault-injection knobs the operator tests rely on.
 """

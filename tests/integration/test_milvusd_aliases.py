@@ -1,4 +1,4 @@
-"""Aliases in milvusd behave as in Milvus 3.0, not as in Milvus Lite (restore-cutover.md §1).
+"""Aliases in milvusd behave as in Milvus 3.0, not as in Milvus Lite (rootcoord meta_table.go CheckIfAlias*, ddl callbacks).
 
 One test per difference from Lite, asserted through plain pymilvus 3.0.2: the codes and texts are
 rootcoord's (meta_table.go CheckIfAlias*, root_coord.go, dropCollectionTask, createCollectionTask).
@@ -66,7 +66,7 @@ def test_a_create_alias_again_to_the_same_target_is_a_no_op(
 
 
 def test_b_drop_alias_of_a_missing_alias_succeeds(server: Server, mc: MilvusClient) -> None:
-    """restore-cutover.md §1 says AliasNotFound, but Milvus's own code says otherwise: root_coord.go DropAlias
+    """The team's research notes said AliasNotFound, but Milvus's own code says otherwise: root_coord.go DropAlias
     returns Success when broadcastDropAlias fails with ErrAliasNotFound ("drop alias not found, ignore it"),
     and rootcoord's ddl_callbacks_alias_test.go asserts "drop a not exist alias should be ok" (so does the
     e2e test_milvus_client_drop_alias_not_existed). Lite agrees; milvusd keeps it a success."""

@@ -1,4 +1,4 @@
-"""What a restore cut-over needs from the server (restore-cutover.md §2), proven on milvusd with pymilvus 3.0.2.
+"""What a restore cut-over needs from the server (load, row counts, index state, a search probe, aliases), proven on milvusd with pymilvus 3.0.2.
 
 After a restore job completes the operator loads the target (bounded, polling get_load_state), compares
 row counts, checks every index exists and is Finished, probes a search, switches an alias, then releases

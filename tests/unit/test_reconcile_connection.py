@@ -24,14 +24,14 @@ def ready(status: MilvusConnectionStatus) -> tuple[str, str]:
 
 
 def connected(milvus: FakeMilvus) -> Connected:
-    return Connected(milvus, "default", "m:19530")
+    return Connected(milvus, "default", "m:19530", uri="http://m:19530")
 
 
 async def test_connected() -> None:
     out = await probe_connection(ConnectionInputs(1, MilvusConnectionStatus(), NOW, connected(FakeMilvus())))
     assert ready(out.status) == ("True", "Connected") and out.retry == Retry.DRIFT
     assert out.status.server_version == "v3.0.2" and out.status.last_probe_time == "2026-11-25T12:00:00Z"
-    assert out.status.endpoint == "m:19530"
+    assert out.status.endpoint == "http://m:19530"
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ async def test_connected() -> None:
         (ErrorKind.UNSUPPORTED, "SnapshotsUnsupported", Retry.SLOW),
         (ErrorKind.DATABASE_NOT_FOUND, "DatabaseNotFound", Retry.SLOW),
         (ErrorKind.TLS, "TLSHandshakeFailed", Retry.SLOW),
-        (ErrorKind.TLS_REQUIRED, "TLSRequired", Retry.SLOW),
+        (ErrorKind.TLS_MISMATCH, "TLSMismatch", Retry.SLOW),
         (ErrorKind.UNAVAILABLE, "Unreachable", Retry.BACKOFF),
         (ErrorKind.INTERNAL, "InternalError", Retry.BACKOFF),
     ],

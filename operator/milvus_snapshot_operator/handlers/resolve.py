@@ -120,4 +120,4 @@ async def resolve_spec(
         gateway = await rt.pool.get(connection_key(namespace, name), client_endpoint)
     except MilvusError as exc:
         return Invalid("InvalidTLSConfig" if endpoint.secure else "InvalidURI", exc.message)
-    return Connected(gateway=gateway, db_name=spec.db_name, endpoint=endpoint.address)
+    return Connected(gateway=gateway, db_name=spec.db_name, endpoint=endpoint.address, uri=endpoint.uri)

@@ -115,4 +115,5 @@ def _last_used(last: PymilvusGateway | None, blocked: Blocked, status: MilvusSna
         address = parse_uri(last.endpoint.uri, "uri", tls=last.endpoint.secure).address
     except EndpointError:
         return blocked
-    return Connected(gateway=last, db_name=status.db_name or last.endpoint.db_name, endpoint=address)
+    db = status.db_name or last.endpoint.db_name
+    return Connected(gateway=last, db_name=db, endpoint=address, uri=last.endpoint.uri)

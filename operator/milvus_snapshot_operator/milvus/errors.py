@@ -41,9 +41,11 @@ _GRPC_KINDS = {
 }
 
 
-# What gRPC core reports when TLS does not work out: a certificate it cannot verify (wrong CA, wrong server
-# name) or a peer that does not speak TLS at all (plaintext server). Matched on gRPC's own text.
-_TLS_FAILURE = ("ssl_error", "certificate_verify_failed", "handshake", "wrong_version_number", "tsi_", "ssl handshake")
+# What gRPC core (under pymilvus 3.0.2's "Fail connecting to server", code 2) reports when TLS does not work
+# out, matched on its own text (tests/integration/test_milvusd_tls.py pins each against the real client):
+# a peer that answers TLS with plaintext, and a certificate it cannot verify (wrong CA, wrong server name).
+_TLS_PLAINTEXT_PEER = ("wrong_version_number",)
+_TLS_FAILURE = ("tls handshake failed", "certificate_verify_failed", "hostname verification", "ssl_error")
 
 
 def classify(exc: BaseException) -> MilvusError:
@@ -71,8 +73,14 @@ def _classify_rpc(exc: grpc.RpcError) -> MilvusError:
     code = exc.code() if callable(getattr(exc, "code", None)) else None
     details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
     kind = _GRPC_KINDS.get(code, ErrorKind.UNAVAILABLE) if code is not None else ErrorKind.UNAVAILABLE
-    if kind == ErrorKind.UNAVAILABLE and any(marker in str(details).lower() for marker in _TLS_FAILURE):
-        kind = ErrorKind.TLS
+    text = str(details).lower()
+    if kind == ErrorKind.UNAVAILABLE and any(marker in text for marker in _TLS_PLAINTEXT_PEER):
+        why = "TLS was asked for, but the server answered in plaintext (use an http:// URI without spec.tls, "
+        return MilvusError(ErrorKind.TLS_MISMATCH, f"{why}or enable TLS on the server): {details}")
+    if kind == ErrorKind.UNAVAILABLE and any(marker in text for marker in _TLS_FAILURE):
+        why = "TLS handshake failed: the server's certificate is not signed by the trusted CA (tls.caSecretRef, "
+        why += "else the system roots) or does not match the host name (tls.serverName)"
+        return MilvusError(ErrorKind.TLS, f"{why}: {details}")
     return MilvusError(kind, f"{getattr(code, 'name', 'gRPC error')}: {details}")
 
 
@@ -106,7 +114,7 @@ def _classify_milvus(exc: MilvusException) -> MilvusError:
     cause = _rpc_cause(exc)
     if cause is not None and callable(getattr(cause, "code", None)):
         from_cause = _classify_rpc(cause)
-        if cause.code() in _DECISIVE_CAUSES or from_cause.kind == ErrorKind.TLS:
+        if cause.code() in _DECISIVE_CAUSES or from_cause.kind in (ErrorKind.TLS, ErrorKind.TLS_MISMATCH):
             return from_cause
     raw_code = exc.code
     message = exc.message or str(exc)

@@ -22,7 +22,7 @@ class ErrorKind(enum.StrEnum):
     UNSUPPORTED = "Unsupported"  # the server has no snapshot RPCs
     DATABASE_NOT_FOUND = "DatabaseNotFound"  # the connection's own database does not exist (probe only)
     TLS = "TLS"  # TLS handshake or certificate verification failed (wrong CA, server name, or no TLS there)
-    TLS_REQUIRED = "TLSRequired"  # a plaintext connection to a server that speaks only TLS
+    TLS_MISMATCH = "TLSMismatch"  # one side speaks TLS, the other plaintext (either way round)
     INVALID_ENDPOINT = "InvalidEndpoint"  # the client refused the endpoint or TLS files before connecting
     INTERNAL = "Internal"  # not a Milvus answer at all: a bug in the operator or a library; retried, reported
 

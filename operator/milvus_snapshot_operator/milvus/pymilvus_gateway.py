@@ -12,6 +12,7 @@ from pymilvus import AsyncMilvusClient
 from .cafile import ca_file
 from .errors import DATABASE_NOT_FOUND, classify
 from .gateway import ErrorKind, MilvusError, RestoreJob, SnapshotInfo
+from .tlsprobe import speaks_tls
 
 T = TypeVar("T")
 
@@ -83,7 +84,16 @@ class PymilvusGateway:
             raise classify(exc) from exc
 
     async def server_version(self) -> str:
-        version = await self._call(self._client.get_server_version)
+        try:
+            version = await self._call(self._client.get_server_version)
+        except MilvusError as exc:
+            if exc.kind == ErrorKind.UNAVAILABLE and not self.endpoint.secure and await speaks_tls(self.endpoint.uri):
+                message = (
+                    "the server speaks only TLS, but this connection is plaintext: use an https:// URI (or "
+                    f"tcp:// with spec.tls): {exc.message}"
+                )
+                raise MilvusError(ErrorKind.TLS_MISMATCH, message) from exc
+            raise
         return str(version)
 
     async def check_snapshot_support(self) -> None:

@@ -20,7 +20,7 @@ _ANSWERS = {
     ErrorKind.UNSUPPORTED: "SnapshotsUnsupported",
     ErrorKind.DATABASE_NOT_FOUND: "DatabaseNotFound",
     ErrorKind.TLS: "TLSHandshakeFailed",
-    ErrorKind.TLS_REQUIRED: "TLSRequired",
+    ErrorKind.TLS_MISMATCH: "TLSMismatch",
     ErrorKind.INVALID_ENDPOINT: "InvalidTLSConfig",
 }
 
@@ -45,7 +45,7 @@ async def probe_connection(inp: ConnectionInputs) -> Outcome[MilvusConnectionSta
         return Outcome(status, Retry.DEPENDENCY, [Event("Warning", refs.reason, refs.message)] if first else [])
     if isinstance(refs, Blocked):
         return _not_ready(inp, status, refs.reason, refs.message, Retry.DEPENDENCY, refs.wake)
-    status.endpoint = refs.endpoint
+    status.endpoint = refs.uri or refs.endpoint
     status.last_probe_time = rfc3339(inp.now)
     try:
         status.server_version = await refs.gateway.server_version()
@@ -54,7 +54,7 @@ async def probe_connection(inp: ConnectionInputs) -> Outcome[MilvusConnectionSta
         reason = _ANSWERS.get(exc.kind) or ("InternalError" if exc.kind == ErrorKind.INTERNAL else "Unreachable")
         when = Retry.SLOW if exc.kind in _ANSWERS else RETRIED.get(exc.kind, ("", Retry.BACKOFF))[1]
         return _not_ready(inp, status, reason, exc.message, when, None, exc.code)
-    message = f"connected to Milvus {status.server_version} at {refs.endpoint}"
+    message = f"connected to Milvus {status.server_version} at {status.endpoint}"
     status.mark_ready("Connected", message, inp.generation, inp.now)
     events = []
     if previous is not None and previous.status != "True":

@@ -20,7 +20,7 @@ RETRIED: dict[ErrorKind, tuple[str, Retry]] = {
     ErrorKind.PERMISSION: ("PermissionDenied", Retry.SLOW),
     ErrorKind.UNSUPPORTED: ("SnapshotsUnsupported", Retry.SLOW),
     ErrorKind.TLS: ("TLSHandshakeFailed", Retry.SLOW),
-    ErrorKind.TLS_REQUIRED: ("TLSRequired", Retry.SLOW),
+    ErrorKind.TLS_MISMATCH: ("TLSMismatch", Retry.SLOW),
     ErrorKind.INTERNAL: ("InternalError", Retry.BACKOFF),
 }
 TERMINAL: dict[ErrorKind, str] = {

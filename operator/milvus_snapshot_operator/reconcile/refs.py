@@ -55,4 +55,5 @@ class Connected:
 
     gateway: MilvusGateway
     db_name: str
-    endpoint: str  # the resolved URI, without credentials: where snapshots made through it live
+    endpoint: str  # host:port: where snapshots made through it live (a change of scheme does not move them)
+    uri: str = ""  # the URI the client uses, without credentials (shown in the connection's status)
