@@ -17,6 +17,7 @@ from typing import Any
 import kopf
 from pydantic import BaseModel
 
+from .. import metrics
 from ..reconcile.outcome import Outcome, Retry
 from .runtime import Runtime
 
@@ -50,6 +51,9 @@ def daemon_step(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[N
             await fn(**kwargs)
         except Requeue as exc:
             raise exc.with_traceback(None) from None
+        except Exception:
+            metrics.reconcile_error(str(kwargs["body"].get("kind")))
+            raise
 
     return daemon
 
@@ -134,6 +138,8 @@ def apply(outcome: Outcome[Any], body: Any, patch: Any, memo: Any = None) -> boo
     new = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
     diff = merge_patch(old, new)
     if diff:
+        meta = body.get("metadata") or {}
+        metrics.observe_status_change(body.get("kind"), meta.get("namespace"), meta.get("labels") or {}, old, new)
         patch.setdefault("status", {}).update(diff)
         if memo is not None:
             memo.expected_status = new
