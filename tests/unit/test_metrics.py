@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 import types
 from typing import Any
 
@@ -51,7 +52,7 @@ def test_a_snapshot_lifecycle_counts_one_attempt_and_one_success_even_across_a_r
         {"phase": "Creating"},
         {"phase": "Ready", "creationTime": "2026-03-03T11:00:00Z"},
     ]
-    for old, new in zip(steps, steps[1:], strict=False):
+    for old, new in itertools.pairwise(steps):
         events.observe_status_change("MilvusSnapshot", "ns", SCHED, old, new)
     # a restarted operator re-reads the stored status: writing the same phase again counts nothing
     events.observe_status_change("MilvusSnapshot", "ns", SCHED, steps[-1], {**steps[-1], "lastVerifiedTime": "x"})
