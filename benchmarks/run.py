@@ -7,6 +7,7 @@
   c     status PATCHes per snapshot lifecycle (create -> Ready), from the operator's own patch log  target <= 3
   d     operator RSS idle and with K resources                                          target <= 200 MB
   sched S MilvusSnapshotSchedules with retention (one manual run each), then idle: CPU and RSS
+  m     operator RSS with K resources with /metrics off and on (scraped), alternating; scrape time and size
   test  `make test` wall time (warm: binaries built, venv installed)                     target <= 10 min
 
 Everything runs on loopback: a fresh control plane, a fresh Milvus test server and the operator process.
@@ -83,9 +84,9 @@ class Bench:
         self.milvus.stop()
         self.cp.stop()
 
-    def start_operator(self, verbose: bool = False) -> OperatorProcess:
+    def start_operator(self, verbose: bool = False, metrics: bool = True) -> OperatorProcess:
         log = self.work / f"operator-{time.monotonic_ns()}.log"
-        self.operator = OperatorProcess(self.cp.kubeconfig, [NS], log, OPERATOR_ENV, verbose=verbose).start()
+        self.operator = OperatorProcess(self.cp.kubeconfig, [NS], log, OPERATOR_ENV, verbose, metrics).start()
         connection = (
             (REPO / "examples" / "connection.yaml").read_text().replace("http://127.0.0.1:19530", self.milvus.uri)
         )
@@ -340,6 +341,54 @@ def bench_schedules(b: Bench, s: int, idle_seconds: float = 60) -> None:
     b.delete_all(SCHEDULES)
 
 
+def bench_metrics_rss(b: Bench, k: int, rounds: int = 2) -> None:
+    """RSS added by /metrics with K resources: the same objects, the operator restarted with metrics off and on
+    (alternating, `rounds` each), each settled after the heap trim; with metrics on, scraped every 2 s meanwhile
+    as a Prometheus with an aggressive interval would."""
+    if b.operator:
+        b.operator.stop()
+    existing = len(b.items(SNAPSHOTS))
+    if existing < k - 1:
+        b.start_operator()
+        b.apply_objects([snapshot(f"m-{i}") for i in range(k - 1 - existing)])
+        b.wait(lambda: b._all_ready(SNAPSHOTS, k - 1), 3600, "metrics bench snapshots Ready")
+        assert b.operator is not None
+        b.operator.stop()
+    total = len(b.items(f"{SNAPSHOTS},{RESTORES},{SCHEDULES}")) + 1  # + the connection
+    rss: dict[bool, list[float]] = {False: [], True: []}
+    scrapes: list[float] = []
+    body = ""
+    for _ in range(rounds):
+        for metrics in (False, True):
+            op = b.start_operator(metrics=metrics)
+            assert op.proc is not None
+            deadline = time.monotonic() + 45  # past the 30 s heap trim, as bench d
+            while time.monotonic() < deadline:
+                if metrics:
+                    t0 = time.monotonic()
+                    try:
+                        body = op.scrape()
+                        scrapes.append(time.monotonic() - t0)
+                    except OSError:
+                        pass  # not serving yet
+                time.sleep(2)
+            rss[metrics].append(rss_mb(op.proc.pid))
+            op.stop()
+            b.operator = None
+    off, on = statistics.median(rss[False]), statistics.median(rss[True])
+    series = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
+    report(f"m: operator RSS with {total} resources, /metrics off (median of {rounds})", f"{off:.0f} MB",
+           " / ".join(f"{v:.0f}" for v in rss[False]))  # fmt: skip
+    report(f"m: operator RSS with {total} resources, /metrics on and scraped", f"{on:.0f} MB",
+           " / ".join(f"{v:.0f}" for v in rss[True]))  # fmt: skip
+    report("m: RSS added by metrics", f"{on - off:+.1f} MB")
+    if scrapes:
+        report(
+            "m: scrape time, median / max", f"{statistics.median(scrapes) * 1000:.0f} / {max(scrapes) * 1000:.0f} ms"
+        )
+    report("m: scrape size / series", f"{len(body.encode()) / 1024:.0f} KB / {series}")
+
+
 def bench_make_test() -> None:
     t0 = time.monotonic()
     proc = subprocess.run(["make", "test"], cwd=REPO, capture_output=True, text=True)
@@ -350,7 +399,7 @@ def bench_make_test() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--only", default="cp,a,b,c,d,sched", help="comma-separated: cp,a,b,c,d,sched,test")
+    parser.add_argument("--only", default="cp,a,b,c,d,sched,m", help="comma-separated: cp,a,b,c,d,sched,m,test")
     parser.add_argument("--snapshots", type=int, default=200)
     parser.add_argument("--restores", type=int, default=100)
     parser.add_argument("--resources", type=int, default=1000)
@@ -364,7 +413,7 @@ def main() -> int:
             bench_control_plane(work, args.cp_runs)
         if "d" in only:
             bench_idle_rss(work)
-        if only & {"a", "b", "c", "d", "sched"}:
+        if only & {"a", "b", "c", "d", "sched", "m"}:
             b = Bench(work)
             try:
                 if "a" in only:
@@ -379,6 +428,8 @@ def main() -> int:
                     bench_rss(b, args.resources)
                 if "sched" in only:
                     bench_schedules(b, args.schedules)
+                if "m" in only:
+                    bench_metrics_rss(b, args.resources)
             finally:
                 b.close()
     if "test" in only:
