@@ -259,3 +259,54 @@ async def test_nothing_is_served_without_a_bind_address() -> None:
     memo = types.SimpleNamespace()
     await metrics_handlers.serve_metrics(memo=memo)
     assert not hasattr(memo, "metrics_runner")
+
+
+# ---- the wiring in handlers/engine.py (where every status write and every daemon step passes) -------------------
+
+
+def test_engine_apply_counts_outcomes_of_the_status_it_writes() -> None:
+    from milvus_snapshot_operator import metrics
+    from milvus_snapshot_operator.api.snapshot import MilvusSnapshotStatus
+    from milvus_snapshot_operator.handlers import engine
+    from milvus_snapshot_operator.reconcile.outcome import Outcome
+
+    labels = {"namespace": "wired", "schedule": "nightly"}
+    before = value(metrics.REGISTRY, "milvus_snapshot_snapshot_successes_total", **labels) or 0
+    body = {
+        "kind": "MilvusSnapshot",
+        "metadata": {"namespace": "wired", "labels": SCHED},
+        "status": {"phase": "Creating"},
+    }
+    ready = MilvusSnapshotStatus(phase="Ready", creation_time="2026-03-03T11:00:00Z")
+    patch: dict[str, Any] = {}
+    assert engine.apply(Outcome(ready, None, []), body, patch)
+    assert value(metrics.REGISTRY, "milvus_snapshot_snapshot_successes_total", **labels) == before + 1
+    engine.apply(Outcome(ready, None, []), {**body, "status": patch["status"]}, {})  # no change: nothing counted
+    assert value(metrics.REGISTRY, "milvus_snapshot_snapshot_successes_total", **labels) == before + 1
+
+
+async def test_daemon_step_counts_unexpected_errors_but_not_requeues() -> None:
+    from milvus_snapshot_operator import metrics
+    from milvus_snapshot_operator.handlers import engine
+
+    class NotStopped:
+        def __bool__(self) -> bool:
+            return False
+
+    errors = "milvus_snapshot_operator_reconcile_errors_total"
+    before = value(metrics.REGISTRY, errors, kind="MilvusRestore") or 0
+
+    @engine.daemon_step
+    async def broken(**_: Any) -> None:
+        raise RuntimeError("a bug")
+
+    @engine.daemon_step
+    async def requeued(**_: Any) -> None:
+        raise engine.Requeue(1)
+
+    kwargs = {"memo": types.SimpleNamespace(), "stopped": NotStopped(), "body": {"kind": "MilvusRestore"}}
+    with pytest.raises(RuntimeError):
+        await broken(**kwargs)
+    with pytest.raises(engine.Requeue):
+        await requeued(**kwargs)
+    assert value(metrics.REGISTRY, errors, kind="MilvusRestore") == before + 1
