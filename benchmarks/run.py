@@ -341,7 +341,7 @@ def bench_schedules(b: Bench, s: int, idle_seconds: float = 60) -> None:
     b.delete_all(SCHEDULES)
 
 
-def bench_metrics_rss(b: Bench, k: int, rounds: int = 2) -> None:
+def bench_metrics_rss(b: Bench, k: int, rounds: int = 3) -> None:
     """RSS added by /metrics with K resources: the same objects, the operator restarted with metrics off and on
     (alternating, `rounds` each), each settled after the heap trim; with metrics on, scraped every 2 s meanwhile
     as a Prometheus with an aggressive interval would."""
@@ -354,7 +354,10 @@ def bench_metrics_rss(b: Bench, k: int, rounds: int = 2) -> None:
         b.wait(lambda: b._all_ready(SNAPSHOTS, k - 1), 3600, "metrics bench snapshots Ready")
         assert b.operator is not None
         b.operator.stop()
-    total = len(b.items(f"{SNAPSHOTS},{RESTORES},{SCHEDULES}")) + 1  # + the connection
+    live = b.items(f"{SNAPSHOTS},{RESTORES},{SCHEDULES},milvusconnections.snapshot.milvus.io")
+    total = len(live)
+    report(f"m: Python heap of the metrics index entries for {total} resources", f"{index_heap_kb(live):.0f} KB",
+           "tracemalloc, in this process")  # fmt: skip
     rss: dict[bool, list[float]] = {False: [], True: []}
     scrapes: list[float] = []
     body = ""
@@ -387,6 +390,31 @@ def bench_metrics_rss(b: Bench, k: int, rounds: int = 2) -> None:
             "m: scrape time, median / max", f"{statistics.median(scrapes) * 1000:.0f} / {max(scrapes) * 1000:.0f} ms"
         )
     report("m: scrape size / series", f"{len(body.encode()) / 1024:.0f} KB / {series}")
+
+
+def index_heap_kb(items: list[dict[str, Any]]) -> float:
+    """What the operator's metrics indexes hold per object (metrics/state.py summaries), measured exactly."""
+    import tracemalloc
+
+    from milvus_snapshot_operator.metrics.state import summarize
+
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    kept = [
+        summarize(
+            i["kind"],
+            i["metadata"]["namespace"],
+            i["metadata"]["name"],
+            i["metadata"],
+            i.get("spec") or {},
+            i.get("status") or {},
+        )
+        for i in items
+    ]
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert len(kept) == len(items)
+    return used / 1024
 
 
 def bench_make_test() -> None:
