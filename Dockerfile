@@ -29,7 +29,7 @@ COPY --from=build /etc/passwd /etc/group /etc/
 COPY --from=build /opt/venv /opt/venv
 # Numeric IDs, so Kubernetes can verify runAsNonRoot; the chart's podSecurityContext uses the same ones.
 USER 65532:65532
-# Kopf's health endpoint (--liveness http://0.0.0.0:8080/healthz).
-EXPOSE 8080
+# Kopf's health endpoint (--liveness http://0.0.0.0:8080/healthz) and Prometheus /metrics (default :9090).
+EXPOSE 8080 9090
 ENTRYPOINT ["python", "-m", "milvus_snapshot_operator"]
 CMD ["--all-namespaces", "--liveness=http://0.0.0.0:8080/healthz"]

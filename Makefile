@@ -33,6 +33,7 @@ crds: venv
 
 chart-docs: venv
 	@$(PY) -m tests.chart.values_table
+	@$(PY) -m tests.gitops.argocd_cm
 
 lint: venv
 	@$(VENV)/bin/ruff check .

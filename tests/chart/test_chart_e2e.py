@@ -237,7 +237,8 @@ def operators(release: Release, kube: Kube, tmp_path: Path) -> Iterator[Callable
 
 
 def chart_values(*, port: int, **values: Any) -> dict[str, Any]:
-    return {**FAST, "health": {"port": port}, **values}
+    """The health port given; /metrics (on by default) on a free port too, so parallel runs never collide."""
+    return {**FAST, "health": {"port": port}, "metrics": {"port": free_ports(1)[0]}, **values}
 
 
 def wait_ready(kube: Kube, kind: str, name: str, timeout: float = 90) -> None:

@@ -137,8 +137,10 @@ def test_entrypoint_is_the_operator_module(parsed: list[list[tuple[str, str]]]) 
     assert spec and spec.origin and Path(spec.origin).is_relative_to(REPO_ROOT / "operator")
     cmd = json.loads(final["CMD"])
     assert operator_cli_accepts(cmd).returncode == 0, cmd
-    port = yaml.safe_load((CHART / "values.yaml").read_text())["health"]["port"]
-    assert f"--liveness=http://0.0.0.0:{port}/healthz" in cmd and final["EXPOSE"] == str(port)
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    port = values["health"]["port"]
+    assert f"--liveness=http://0.0.0.0:{port}/healthz" in cmd
+    assert final["EXPOSE"].split() == [str(port), str(values["metrics"]["port"])]  # metrics: the operator's default
     assert "/opt/venv/bin" in final["ENV"].split("PATH=", 1)[1].split()[0]
 
 

@@ -49,7 +49,13 @@ EVERYTHING: dict[str, Any] = {
     "allowedEndpoints": ["*.milvus.svc.cluster.local", "milvus.prod:19530", "10.20.0.0/16"],
     "health": {"port": 9000},
     "serviceAccount": {"annotations": {"iam.example.com/role": "mso"}},
-    "metrics": {"enabled": True, "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
+    "metrics": {
+        "enabled": True,
+        "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}},
+        "prometheusRule": {"enabled": True, "labels": {"release": "prom"}, "alertLabels": {"team": "data"}},
+        "grafanaDashboard": {"enabled": True},
+        "networkPolicy": {"enabled": True},
+    },
 }
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -57,6 +63,8 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "ha": {"replicaCount": 3},
     "ha-namespaced": {"replicaCount": 2, "watchNamespaces": ["team-a"]},
     "everything": EVERYTHING,
+    "podmonitor-no-metrics-service": {"metrics": {"podMonitor": {"enabled": True}}},
+    "metrics-off": {"metrics": {"enabled": False}},
 }
 # The most the issue allows the operator: (apiGroup, resource) -> verbs. The chart grants a subset (checked exactly
 # below); this list catches any rule added without a reason.
@@ -74,7 +82,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
 }
 Grants = dict[tuple[str, str, tuple[str, ...]], set[str]]  # (apiGroup, resource, resourceNames) -> verbs
 NAMESPACED_KINDS = {"ServiceAccount", "Deployment", "Role", "RoleBinding", "PodDisruptionBudget", "Service"}
-NAMESPACED_KINDS |= {"ServiceMonitor", "KopfPeering"}
+NAMESPACED_KINDS |= {"ServiceMonitor", "PodMonitor", "PrometheusRule", "KopfPeering", "NetworkPolicy", "ConfigMap"}
+UNCHECKED = {"everything": ["ServiceMonitor", "PrometheusRule"], "podmonitor-no-metrics-service": ["PodMonitor"]}
 
 
 @pytest.fixture(scope="module", params=sorted(VALUE_SETS))
@@ -130,13 +139,13 @@ def test_rendered_objects_are_valid_kubernetes(rendered: tuple[str, list[Any]]) 
     name, docs = rendered
     unchecked = []
     for doc in docs:
+        if doc["kind"] in NAMESPACED_KINDS:
+            assert doc["metadata"].get("namespace"), f"{doc['kind']} without explicit namespace"
         if doc["apiVersion"] == "monitoring.coreos.com/v1":  # prometheus-operator's schema is not shipped here
             unchecked.append(doc["kind"])
             continue
         validate(doc)
-        if doc["kind"] in NAMESPACED_KINDS:
-            assert doc["metadata"].get("namespace"), f"{doc['kind']} without explicit namespace"
-    assert unchecked == (["ServiceMonitor"] if name == "everything" else [])
+    assert sorted(unchecked) == sorted(UNCHECKED.get(name, []))
 
 
 def test_validation_rejects_bad_objects() -> None:
@@ -202,6 +211,8 @@ def test_values_table_in_chart_readme_is_current() -> None:
         ({"extraEnv": [{"value": "no name"}]}, "name"),
         ({"tolerations": [{"operator": "Maybe"}]}, "operator"),
         ({"metrics": {"serviceMonitor": {"interval": "soon"}}}, "interval"),
+        ({"metrics": {"prometheusRule": {"overdueFactor": 1}}}, "overdueFactor"),
+        ({"metrics": {"path": "/other"}}, "path"),
     ],
 )
 def test_schema_rejects_bad_values(values: dict[str, Any], complaint: str) -> None:
@@ -210,9 +221,16 @@ def test_schema_rejects_bad_values(values: dict[str, Any], complaint: str) -> No
     assert "schema" in proc.stderr and complaint in proc.stderr, proc.stderr
 
 
-def test_service_monitor_needs_metrics() -> None:
-    proc = template({"metrics": {"serviceMonitor": {"enabled": True}}}, check=False)
-    assert proc.returncode != 0 and "metrics.serviceMonitor.enabled needs metrics.enabled" in proc.stderr
+@pytest.mark.parametrize("monitor", ["serviceMonitor", "podMonitor"])
+def test_monitors_need_metrics(monitor: str) -> None:
+    proc = template({"metrics": {"enabled": False, monitor: {"enabled": True}}}, check=False)
+    assert proc.returncode != 0 and f"metrics.{monitor}.enabled needs metrics.enabled" in proc.stderr
+
+
+def test_service_monitor_and_pod_monitor_exclude_each_other() -> None:
+    both = {"serviceMonitor": {"enabled": True}, "podMonitor": {"enabled": True}}
+    proc = template({"metrics": both}, check=False)
+    assert proc.returncode != 0 and "choose one" in proc.stderr
 
 
 # ---- RBAC ------------------------------------------------------------------------------------------------------
@@ -418,8 +436,68 @@ def test_scheduling_and_pod_metadata_values_reach_the_pod() -> None:
     assert one(docs, "ServiceAccount")["metadata"]["annotations"] == EVERYTHING["serviceAccount"]["annotations"]
 
 
+def test_metrics_are_served_by_default_and_can_be_switched_off() -> None:
+    docs = render()
+    assert "--metrics-bind-address=:9090" in container(docs)["args"]
+    assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in container(docs)["ports"]
+    assert one(docs, "Service")["spec"]["ports"][0]["port"] == 9090
+    assert not find(docs, "ServiceMonitor") and not find(docs, "PrometheusRule") and not find(docs, "NetworkPolicy")
+    off = render({"metrics": {"enabled": False}})
+    assert "--metrics-bind-address=0" in container(off)["args"] and not find(off, "Service")
+    assert [p["name"] for p in container(off)["ports"]] == ["health"]
+    assert operator_cli_accepts(container(off)["args"]).returncode == 0
+
+
+def test_network_policy_limits_metrics_to_the_given_peers_and_keeps_probes_open() -> None:
+    docs = render(EVERYTHING)
+    policy = one(docs, "NetworkPolicy")
+    assert (
+        policy["spec"]["podSelector"]["matchLabels"].items()
+        <= deployment(docs)["spec"]["selector"]["matchLabels"].items()
+    )
+    assert policy["spec"]["policyTypes"] == ["Ingress"]  # the operator's egress is untouched
+    health, metrics = policy["spec"]["ingress"]
+    assert health == {"ports": [{"port": "health", "protocol": "TCP"}]}  # from anywhere: the kubelet probes
+    assert metrics["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    assert metrics["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    assert {p["name"] for p in container(docs)["ports"]} >= {"health", "metrics"}
+
+
+def test_pod_monitor_sets_the_job_the_alerts_select() -> None:
+    docs = render(
+        {
+            "metrics": {
+                "podMonitor": {"enabled": True, "labels": {"release": "prom"}},
+                "prometheusRule": {"enabled": True},
+            }
+        }
+    )
+    monitor, rule = one(docs, "PodMonitor"), one(docs, "PrometheusRule")
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items()
+        <= deployment(docs)["spec"]["template"]["metadata"]["labels"].items()
+    )
+    assert endpoint["port"] == "metrics" and endpoint["honorLabels"] is True
+    assert endpoint["relabelings"] == [{"targetLabel": "job", "replacement": f"{FULLNAME}-metrics"}]
+    exprs = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert all(f'job="{FULLNAME}-metrics"' in expr for expr in exprs)
+
+
+def test_prometheus_rule_values_reach_the_rules() -> None:
+    values = {"overdueFactor": 3, "connectionNotReadySeconds": 600, "targetSelector": 'job="ops", cluster="c1"',
+              "alertLabels": {"team": "data"}}  # fmt: skip
+    rule = one(render({"metrics": {"prometheusRule": {"enabled": True, **values}}}), "PrometheusRule")
+    rules = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert "3 * max by" in rules["MilvusSnapshotScheduleOverdue"]["expr"]
+    assert "> 600)" in rules["MilvusConnectionNotReady"]["expr"]
+    assert rules["MilvusSnapshotOperatorDown"]["expr"].strip() == 'absent(up{job="ops", cluster="c1"} == 1)'
+    assert all(
+        r["labels"]["team"] == "data" and r["labels"]["severity"] in ("warning", "critical") for r in rules.values()
+    )
+
+
 def test_metrics_service_and_service_monitor_select_the_operator() -> None:
-    assert not find(render(), "Service") and not find(render(), "ServiceMonitor")
     docs = render(EVERYTHING)
     service, monitor = one(docs, "Service"), one(docs, "ServiceMonitor")
     pod_labels = deployment(docs)["spec"]["template"]["metadata"]["labels"]
@@ -429,6 +507,7 @@ def test_metrics_service_and_service_monitor_select_the_operator() -> None:
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     assert monitor["spec"]["endpoints"][0]["port"] == port["name"]
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    assert monitor["spec"]["endpoints"][0]["honorLabels"] is True  # our `namespace` label is the resource's
     assert monitor["metadata"]["labels"]["release"] == "prom"
 
 

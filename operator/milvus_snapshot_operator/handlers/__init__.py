@@ -1,6 +1,16 @@
 """The only package importing kopf: thin handlers that gather facts for the reconcilers and apply their
 outcomes."""
 
-from . import apisession, connection, indexes, restore, schedule, snapshot, startup, watches
+from . import apisession, connection, indexes, metrics, restore, schedule, snapshot, startup, watches
 
-__all__ = ["apisession", "connection", "indexes", "restore", "schedule", "snapshot", "startup", "watches"]
+__all__ = [
+    "apisession",
+    "connection",
+    "indexes",
+    "metrics",
+    "restore",
+    "schedule",
+    "snapshot",
+    "startup",
+    "watches",
+]

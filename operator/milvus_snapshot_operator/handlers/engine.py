@@ -16,6 +16,7 @@ from typing import NoReturn, TypeVar
 import kopf
 from pydantic import BaseModel
 
+from .. import metrics
 from ..reconcile.outcome import Outcome, Retry
 from .kopf_quirks import REQUEUE_MARK
 from .state import JsonDict, ResourceState, runtime_of, state_of
@@ -57,6 +58,9 @@ def daemon_step(fn: Step) -> Step:
                 await fn(memo=memo, stopped=stopped, body=body, **kwargs)
             except Requeue as exc:
                 raise exc.with_traceback(None) from None
+            except Exception:
+                metrics.reconcile_error(str(body.get("kind")))
+                raise
 
     return daemon
 
@@ -121,6 +125,8 @@ def apply(outcome: Outcome[S], body: kopf.Body, patch: kopf.Patch, memo: kopf.Me
     new: JsonDict = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
     diff = merge_patch(old, new)
     if isinstance(diff, dict):
+        meta = body.get("metadata") or {}
+        metrics.observe_status_change(body.get("kind"), meta.get("namespace"), meta.get("labels") or {}, old, new)
         patch.setdefault("status", {}).update(diff)
     if memo is not None:
         state = state_of(memo)

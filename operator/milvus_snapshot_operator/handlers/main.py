@@ -9,6 +9,7 @@ import secrets
 import kopf
 
 from . import __name__ as _handlers  # noqa: F401 - registers every handler
+from . import metrics
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,9 +25,18 @@ def main(argv: list[str] | None = None) -> int:
         help="peering priority; the highest live one acts (default with --peering: random, so replicas differ)",
     )
     parser.add_argument("--liveness", default=None, help="health endpoint, e.g. http://0.0.0.0:8080/healthz")
+    parser.add_argument(
+        "--metrics-bind-address",
+        default=os.environ.get("MSO_METRICS_BIND_ADDRESS", metrics.DEFAULT_BIND_ADDRESS),
+        help="Prometheus /metrics on HOST:PORT or :PORT; 0 disables (default: $MSO_METRICS_BIND_ADDRESS or :9090)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log at DEBUG")
     parser.add_argument("--log-format", choices=["plain", "full", "json"], default="full")
     args = parser.parse_args(argv)
+    try:
+        metrics.parse_bind_address(args.metrics_bind_address)
+    except ValueError as exc:
+        parser.error(str(exc))
     namespaces = args.namespace or [n for n in os.environ.get("WATCH_NAMESPACES", "").split(",") if n]
     # log_prefix=None: text lines start with [namespace/name]; JSON lines carry it under "object".
     log_format = kopf.LogFormat[args.log_format.upper()]
@@ -46,5 +56,6 @@ def main(argv: list[str] | None = None) -> int:
         clusterwide=not namespaces,
         namespaces=namespaces,
         liveness_endpoint=args.liveness,
+        memo=kopf.Memo(metrics_bind_address=args.metrics_bind_address),
     )
     return 0

@@ -9,6 +9,7 @@ from typing import Protocol, TypeVar
 
 from pymilvus import AsyncMilvusClient
 
+from .. import metrics
 from .cafile import ca_file
 from .errors import DATABASE_NOT_FOUND, classify
 from .gateway import ErrorKind, MilvusError, RestoreJob, SnapshotInfo
@@ -78,10 +79,11 @@ class PymilvusGateway:
         self._db_clients.clear()
 
     async def _call(self, fn: Callable[..., Awaitable[T]], *args: object, **kwargs: object) -> T:
-        try:
-            return await fn(*args, timeout=self.endpoint.timeout, **kwargs)
-        except Exception as exc:
-            raise classify(exc) from exc
+        with metrics.rpc(fn.__name__):
+            try:
+                return await fn(*args, timeout=self.endpoint.timeout, **kwargs)
+            except Exception as exc:
+                raise classify(exc) from exc
 
     async def server_version(self) -> str:
         try:
