@@ -32,7 +32,8 @@ KINDS = ",".join(
     f"{plural}.snapshot.milvus.io"
     for plural in ("milvusrestores", "milvussnapshots", "milvussnapshotschedules", "milvusconnections")
 )
-COLLECTIONS = ("books", "books_restored", "books_restored_by_name")
+COLLECTIONS = ("books", "books_restored", "books_restored_by_name", "books_serving")
+ALIAS = "library"  # what applications query: examples/restore-cutover.yaml points it at the restored collection
 TIMEOUT = 240.0
 
 
@@ -132,11 +133,13 @@ class Demo:
 
     def seed(self) -> Any:
         mc = seed.client(f"http://127.0.0.1:{PORT}", TOKEN)
+        mc.drop_alias(ALIAS)  # a previous run's (Milvus refuses to drop an aliased collection)
         for name in COLLECTIONS:
             if mc.has_collection(name):
                 mc.drop_collection(name)
         seed.create_books(mc)
-        say("collection 'books' created: 300 rows of 8-dim vectors, flushed, indexed, loaded")
+        mc.create_alias("books", ALIAS)
+        say(f"collection 'books': 300 rows of 8-dim vectors, flushed, indexed, loaded; alias {ALIAS!r} -> books")
         return mc
 
     def apply_examples(self) -> None:
@@ -168,12 +171,18 @@ class Demo:
 
     def verify(self, mc: Any) -> None:
         expected_rows, expected_hits = seed.row_count(mc, "books"), seed.hits(mc, "books")
-        for target in COLLECTIONS[1:]:
+        for target in COLLECTIONS[1:3]:
             seed.load(mc, target)
             rows, hits = seed.row_count(mc, target), seed.hits(mc, target)
             if (rows, hits) != (expected_rows, expected_hits):
                 raise SystemExit(f"demo: {target} differs from books: {rows} rows, hits {hits} vs {expected_hits}")
             say(f"VERIFIED {target}: {rows} rows and the same top-5 hits for 5 queries as 'books'")
+        # What an application does: query the alias, never the collection (no load needed: the operator did it).
+        serving = mc.describe_alias(ALIAS)["collection_name"]
+        rows, hits = seed.row_count(mc, ALIAS), seed.hits(mc, ALIAS)
+        if (serving, rows, hits) != ("books_serving", expected_rows, expected_hits):
+            raise SystemExit(f"demo: alias {ALIAS} -> {serving}: {rows} rows, hits {hits}")
+        say(f"SERVING through alias {ALIAS!r} -> {serving!r}: {rows} rows, the same top-5 hits as 'books'")
 
 
 def describe(item: dict[str, Any]) -> tuple[str, bool]:
@@ -217,6 +226,7 @@ The demo is still running. Try:
   export KUBECONFIG={demo.kubeconfig} PATH={Path(demo.kubectl_path).parent}:$PATH
   kubectl get milvus-snapshots -n {NAMESPACE}              # every kind in the milvus-snapshots category
   kubectl describe milvusrestore books-restore -n {NAMESPACE}   # status, conditions and events
+  kubectl annotate --overwrite mrestore books-serving -n {NAMESPACE} snapshot.milvus.io/rollback=now  # alias back
   kubectl explain milvussnapshot.spec
   kubectl delete milvussnapshot books-nightly -n {NAMESPACE}    # drops books_nightly in Milvus
   kubectl annotate --overwrite msched books-daily -n {NAMESPACE} snapshot.milvus.io/trigger="$(date +%s)"  # run now

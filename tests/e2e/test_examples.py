@@ -60,6 +60,9 @@ def test_examples_reach_documented_end_state(
         seed.load(books, target)
         assert seed.row_count(books, target) == 300
         assert seed.hits(books, target) == expected
+    # The serving example: applications query the alias and get the restored data, already loaded.
+    assert books.describe_alias("library")["collection_name"] == "books_serving"
+    assert seed.row_count(books, "library") == 300 and seed.hits(books, "library") == expected
     reasons = {reason for _, reason, _ in kube.events("books-restore")}
     assert {"RestoreStarted", "RestoreCompleted"} <= reasons
     assert ("Normal", "SnapshotCreated") in {(t, r) for t, r, _ in kube.events("books-nightly")}

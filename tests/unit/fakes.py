@@ -10,7 +10,15 @@ import dataclasses
 import itertools
 from collections import Counter
 
-from milvus_snapshot_operator.milvus.gateway import ErrorKind, MilvusError, RestoreJob, SnapshotInfo
+from milvus_snapshot_operator.milvus.gateway import (
+    ErrorKind,
+    IndexInfo,
+    LoadState,
+    MilvusError,
+    RestoreJob,
+    SnapshotInfo,
+    VectorField,
+)
 
 SIDE_EFFECTS = {"flush", "create_snapshot", "drop_snapshot", "restore_snapshot"}
 
@@ -33,6 +41,13 @@ class FakeMilvus:
     lost_replies: Counter[str] = dataclasses.field(default_factory=Counter)  # method -> calls whose reply is lost
     on_call: dict[str, list[object]] = dataclasses.field(default_factory=dict)  # method -> hooks run on entry
     _ids: itertools.count[int] = dataclasses.field(default_factory=lambda: itertools.count(1000))
+    # Serving: load states, indexes per collection, aliases ((db, alias) -> collection), searchable or not.
+    loads: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)  # (db, name) -> LoadState name
+    load_steps: int = 0  # how many load_state polls a load spends Loading before it is Loaded
+    _loading: Counter[tuple[str, str]] = dataclasses.field(default_factory=Counter)
+    index_names: dict[tuple[str, str], list[str]] = dataclasses.field(default_factory=dict)
+    aliases: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+    empty_search: set[tuple[str, str]] = dataclasses.field(default_factory=set)
 
     def fail(self, method: str, *errors: MilvusError) -> None:
         self.errors.setdefault(method, []).extend(errors)
@@ -159,6 +174,82 @@ class FakeMilvus:
     async def list_restore_jobs(self, db: str) -> list[RestoreJob]:
         self._enter("list_restore_jobs")
         return [job for job in self.jobs.values() if job.db_name == db]
+
+    # --- serving a restored collection ----------------------------------------------------------------
+    async def start_load(self, collection: str, db: str, replicas: int, resource_groups: list[str]) -> None:
+        self._enter("start_load")
+        self._collection(collection, db)
+        if not self.index_names.get((db, collection), ["vector"]):
+            raise MilvusError(ErrorKind.NOT_LOADED, "there is no vector index on field: [vector]", 101)
+        if self.loads.get((db, collection)) != "Loaded":
+            self.loads[(db, collection)] = "Loading"
+            self._loading[(db, collection)] = self.load_steps
+
+    async def load_state(self, collection: str, db: str) -> LoadState:
+        self._enter("load_state")
+        self._collection(collection, db)
+        key = (db, collection)
+        if self.loads.get(key) == "Loading":
+            if self._loading[key] <= 0:
+                self.loads[key] = "Loaded"
+            else:
+                self._loading[key] -= 1
+                return LoadState("Loading", 50)
+        state = self.loads.get(key, "NotLoad")
+        return LoadState(state, 100 if state == "Loaded" else 0)
+
+    async def release(self, collection: str, db: str) -> None:
+        self._enter("release")
+        self._collection(collection, db)
+        self.loads[(db, collection)] = "NotLoad"
+
+    async def drop_collection(self, collection: str, db: str) -> None:
+        self._enter("drop_collection")
+        if any(c == collection and d == db for (d, _), c in self.aliases.items()):
+            raise MilvusError(ErrorKind.UNAVAILABLE, f"unable to drop the collection [{collection}]: aliases", 65535)
+        self.collections.pop((db, collection), None)
+        self._effect("drop_collection")
+
+    async def indexes(self, collection: str, db: str) -> list[IndexInfo]:
+        self._enter("indexes")
+        self._collection(collection, db)
+        return [IndexInfo(n, "vector", "Finished", 0) for n in self.index_names.get((db, collection), ["vector"])]
+
+    async def vector_fields(self, collection: str, db: str) -> list[VectorField]:
+        self._enter("vector_fields")
+        return [VectorField("vector", 8, "FLOAT_VECTOR")]
+
+    async def search_hits(
+        self, collection: str, db: str, field: str, vectors: list[list[float]], limit: int
+    ) -> list[int]:
+        self._enter("search_hits")
+        if self.loads.get((db, collection)) != "Loaded":
+            raise MilvusError(ErrorKind.NOT_LOADED, "failed to search: collection not loaded", 101)
+        return [0 if (db, collection) in self.empty_search else limit for _ in vectors]
+
+    async def alias_target(self, alias: str, db: str) -> str | None:
+        self._enter("alias_target")
+        return self.aliases.get((db, alias))
+
+    async def create_alias(self, collection: str, alias: str, db: str) -> None:
+        self._enter("create_alias")
+        self._collection(collection, db)
+        if (db, alias) in self.collections:
+            raise MilvusError(ErrorKind.ALIAS_CONFLICT, "alias and collection name conflict", 1601)
+        self.aliases[(db, alias)] = collection
+        self._effect("create_alias")
+
+    async def alter_alias(self, collection: str, alias: str, db: str) -> None:
+        self._enter("alter_alias")
+        self._collection(collection, db)
+        if (db, alias) not in self.aliases:
+            raise MilvusError(ErrorKind.NOT_FOUND, f"alias not found[alias={alias}]", 1600)
+        self.aliases[(db, alias)] = collection
+        self._effect("alter_alias")
+
+    async def aliases_of(self, collection: str, db: str) -> list[str]:
+        self._enter("aliases_of")
+        return sorted(a for (d, a), c in self.aliases.items() if d == db and c == collection)
 
     # --- test controls -------------------------------------------------------------------------------
     def advance(self, job_id: int, state: str, progress: int, reason: str = "", rows: int = 0) -> None:

@@ -12,3 +12,5 @@ SCHEDULE_UID_ANNOTATION = f"{GROUP}/schedule-uid"  # on a schedule's snapshots: 
 KEEP_LABEL = f"{GROUP}/keep"  # "true": retention never prunes this snapshot
 TRIGGER_ANNOTATION = f"{GROUP}/trigger"  # on a schedule: a new value runs it once
 RUN_TIME_ANNOTATION = f"{GROUP}/run-time"  # on a schedule's snapshots: the run's due time (RFC 3339)
+CUTOVER_ANNOTATION = f"{GROUP}/cutover"  # on a restore with cutover: Manual, a new value switches the alias
+ROLLBACK_ANNOTATION = f"{GROUP}/rollback"  # on a restore that switched an alias, a new value points it back

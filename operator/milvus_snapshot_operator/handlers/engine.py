@@ -162,6 +162,8 @@ def settle(
         timeout = runtime.delay(outcome.retry, 0)
         if outcome.retry == Retry.DRIFT and wait_seconds is not None:
             timeout = wait_seconds
+        if outcome.within is not None:  # the step knows when it is due again (a grace period ending)
+            timeout = max(outcome.within.total_seconds(), 0.0)
         wait_next(memo, keys, timeout)
         raise Requeue(0)
     raise Requeue(runtime.delay(outcome.retry, state.failures))

@@ -71,6 +71,7 @@ async def snapshots(
             endpoint=current.endpoint,
             error_message=current.error.message if current.error else "",
             needs_drop=needs_drop(model, current),
+            source_row_count=current.source_row_count,
             deleting=bool(meta.get("deletionTimestamp")),
         )
     }

@@ -7,12 +7,13 @@ from typing import TypeVar
 
 import kopf
 
-from ..api import GROUP, VERSION
-from ..api.restore import PLURAL, MilvusRestoreSpec, MilvusRestoreStatus, RestorePhase
+from ..api import CUTOVER_ANNOTATION, GROUP, ROLLBACK_ANNOTATION, VERSION
+from ..api.common import parse_rfc3339_or_none
+from ..api.restore import PLURAL, MilvusRestoreSpec, MilvusRestoreStatus
 from ..milvus.gateway import RestoreJob
 from ..reconcile.entries import ConnectionEntry, RestoreEntry, SnapshotEntry
 from ..reconcile.refs import Blocked, Missing, SourceFailed
-from ..reconcile.restore import RestoreInputs, RestoreRefs, reconcile_restore
+from ..reconcile.restore import RestoreInputs, RestoreRefs, needs_daemon, reconcile_restore
 from ..reconcile.restore_source import choose_source
 from ..reconcile.retention import Child
 from . import engine
@@ -45,14 +46,26 @@ async def restore_daemon(
 ) -> None:
     model = parse(MilvusRestoreSpec, spec)
     current = parse(MilvusRestoreStatus, status)
-    if current.phase in (RestorePhase.COMPLETED, RestorePhase.FAILED):
-        return
+    if not needs_daemon(model, current):
+        return  # ended, nothing left to watch: the daemon exits
     runtime = runtime_of(memo)
     refs, waits = await _gather(
         runtime, namespace, name, model, current, connections, snapshots, schedule_children, restores
     )
-    inputs = RestoreInputs(generation=meta.get("generation"), spec=model, status=current, now=now(), refs=refs)
+    annotations = meta.get("annotations") or {}
+    inputs = RestoreInputs(
+        generation=meta.get("generation"),
+        spec=model,
+        status=current,
+        now=now(),
+        refs=refs,
+        created_at=parse_rfc3339_or_none(meta.get("creationTimestamp")),
+        cutover_request=annotations.get(CUTOVER_ANNOTATION),
+        rollback_request=annotations.get(ROLLBACK_ANNOTATION),
+    )
     outcome = await reconcile_restore(inputs)
+    # Its own annotations (cutover, rollback) wake it: the restore's key is notified on every change of it.
+    waits.append(key("MilvusRestore", namespace, name))
     engine.settle(outcome, body=body, patch=patch, memo=memo, waits=waits)
 
 

@@ -23,6 +23,11 @@ RATE_LIMIT = 8
 NOT_AUTHENTICATED = 1800
 PERMISSION_DENIED = 1801
 IMPORT_FAILED = 2100
+COLLECTION_NOT_LOADED = 101
+COLLECTION_NOT_FULLY_LOADED = 103
+ALIAS_NOT_FOUND = 1600
+ALIAS_NAME_CONFLICT = 1601  # the alias is the name of a collection
+ALIAS_ELSEWHERE = 1602  # create_alias: the alias exists and points at another collection
 
 _GRPC_KINDS = {
     grpc.StatusCode.UNAVAILABLE: ErrorKind.UNAVAILABLE,
@@ -132,6 +137,12 @@ def _kind_for(code: int | None, lowered: str, exc: MilvusException) -> ErrorKind
         return ErrorKind.AUTH
     if code == PERMISSION_DENIED or "permission denied" in lowered or "privilege" in lowered:
         return ErrorKind.PERMISSION
+    if code == ALIAS_NOT_FOUND or "alias not found" in lowered:
+        return ErrorKind.NOT_FOUND
+    if code in (ALIAS_NAME_CONFLICT, ALIAS_ELSEWHERE) or "alias and collection name conflict" in lowered:
+        return ErrorKind.ALIAS_CONFLICT
+    if code in (COLLECTION_NOT_LOADED, COLLECTION_NOT_FULLY_LOADED) or "not loaded" in lowered:
+        return ErrorKind.NOT_LOADED
     if "active pins" in lowered or "is restoring" in lowered:
         return ErrorKind.PINNED
     if "duplicate collection" in lowered:

@@ -25,6 +25,8 @@ class ErrorKind(enum.StrEnum):
     TLS_MISMATCH = "TLSMismatch"  # one side speaks TLS, the other plaintext (either way round)
     INVALID_ENDPOINT = "InvalidEndpoint"  # the client refused the endpoint or TLS files before connecting
     INTERNAL = "Internal"  # not a Milvus answer at all: a bug in the operator or a library; retried, reported
+    ALIAS_CONFLICT = "AliasConflict"  # the alias names a collection, or points at another collection (create)
+    NOT_LOADED = "NotLoaded"  # the collection is not (fully) loaded, or its load failed
 
 
 class MilvusError(Exception):
@@ -68,6 +70,27 @@ class RestoreJob:
         return self.state in (RESTORE_COMPLETED, RESTORE_FAILED)
 
 
+@dataclasses.dataclass(frozen=True)
+class LoadState:
+    state: str  # Milvus's LoadState name: NotExist, NotLoad, Loading, Loaded
+    progress: int  # percent; 100 when Loaded
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexInfo:
+    name: str
+    field: str
+    state: str  # Milvus's index state name, e.g. Finished
+    pending_rows: int
+
+
+@dataclasses.dataclass(frozen=True)
+class VectorField:
+    name: str
+    dim: int
+    dtype: str  # pymilvus DataType name, e.g. FLOAT_VECTOR
+
+
 RESTORE_COMPLETED = "RestoreSnapshotCompleted"
 RESTORE_FAILED = "RestoreSnapshotFailed"
 
@@ -106,3 +129,33 @@ class MilvusGateway(Protocol):
         """None when Milvus no longer knows the job (finished jobs vanish after ~3 h)."""
 
     async def list_restore_jobs(self, db: str) -> list[RestoreJob]: ...
+
+    # -- serving a restored collection: load, verify, aliases ----------------------------------------
+
+    async def start_load(self, collection: str, db: str, replicas: int, resource_groups: list[str]) -> None:
+        """Ask Milvus to load; returns once loaded or after a short wait (loading goes on; poll load_state).
+        Raises MilvusError(NOT_LOADED) when Milvus says the load failed."""
+
+    async def load_state(self, collection: str, db: str) -> LoadState: ...
+
+    async def release(self, collection: str, db: str) -> None: ...
+
+    async def drop_collection(self, collection: str, db: str) -> None: ...
+
+    async def indexes(self, collection: str, db: str) -> list[IndexInfo]: ...
+
+    async def vector_fields(self, collection: str, db: str) -> list[VectorField]: ...
+
+    async def search_hits(
+        self, collection: str, db: str, field: str, vectors: list[list[float]], limit: int
+    ) -> list[int]:
+        """How many hits each query vector returned (the collection must be loaded)."""
+
+    async def alias_target(self, alias: str, db: str) -> str | None:
+        """The collection the alias points at, or None when there is no such alias."""
+
+    async def create_alias(self, collection: str, alias: str, db: str) -> None: ...
+
+    async def alter_alias(self, collection: str, alias: str, db: str) -> None: ...
+
+    async def aliases_of(self, collection: str, db: str) -> list[str]: ...

@@ -12,13 +12,15 @@ from pymilvus import AsyncMilvusClient
 from .. import metrics
 from .cafile import ca_file
 from .errors import DATABASE_NOT_FOUND, classify
-from .gateway import ErrorKind, MilvusError, RestoreJob, SnapshotInfo
+from .gateway import ErrorKind, IndexInfo, LoadState, MilvusError, RestoreJob, SnapshotInfo, VectorField
 from .tlsprobe import speaks_tls
 
 T = TypeVar("T")
 
 # A collection name that cannot exist, used to ask whether the snapshot RPCs exist at all.
 _PROBE_COLLECTION = "__milvus_snapshot_operator_probe__"
+# AsyncMilvusClient.load_collection waits for 100 %: wait this long, then let the load go on and poll it.
+_LOAD_WAIT_SECONDS = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,6 +179,87 @@ class PymilvusGateway:
     async def list_restore_jobs(self, db: str) -> list[RestoreJob]:
         jobs = await self._call(self._client.list_restore_snapshot_jobs, db_name=db)
         return [_job(job) for job in jobs]
+
+    # -- serving a restored collection ------------------------------------------------------------------
+
+    async def start_load(self, collection: str, db: str, replicas: int, resource_groups: list[str]) -> None:
+        client = self._in_db(db)
+        kwargs: dict[str, object] = {"replica_number": replicas}
+        if resource_groups:
+            kwargs["resource_groups"] = resource_groups
+        try:
+            await client.load_collection(collection, timeout=min(_LOAD_WAIT_SECONDS, self.endpoint.timeout), **kwargs)
+        except Exception as exc:
+            error = classify(exc)
+            if error.kind == ErrorKind.UNAVAILABLE and "retry timeout" in error.message.lower():
+                return  # still loading: Milvus goes on, the caller polls load_state
+            raise error from exc
+
+    async def load_state(self, collection: str, db: str) -> LoadState:
+        found = await self._call(self._in_db(db).get_load_state, collection)
+        state = getattr(found.get("state"), "name", str(found.get("state")))
+        progress = int(found.get("progress", 100 if state == "Loaded" else 0))
+        return LoadState(state=state, progress=progress)
+
+    async def release(self, collection: str, db: str) -> None:
+        await self._call(self._in_db(db).release_collection, collection)
+
+    async def drop_collection(self, collection: str, db: str) -> None:
+        await self._call(self._in_db(db).drop_collection, collection)
+
+    async def indexes(self, collection: str, db: str) -> list[IndexInfo]:
+        client = self._in_db(db)
+        found = []
+        for name in await self._call(client.list_indexes, collection):
+            info = await self._call(client.describe_index, collection, name)
+            if info is None:
+                continue
+            found.append(
+                IndexInfo(
+                    name=str(name),
+                    field=str(info.get("field_name", "")),
+                    state=str(info.get("state", "")),
+                    pending_rows=int(info.get("pending_index_rows", 0)),
+                )
+            )
+        return found
+
+    async def vector_fields(self, collection: str, db: str) -> list[VectorField]:
+        described = await self._call(self._in_db(db).describe_collection, collection)
+        fields = []
+        for field in described.get("fields", []):
+            dtype = getattr(field.get("type"), "name", str(field.get("type")))
+            if dtype.endswith("VECTOR"):
+                dim = int((field.get("params") or {}).get("dim", 0) or 0)
+                fields.append(VectorField(name=str(field["name"]), dim=dim, dtype=dtype))
+        return fields
+
+    async def search_hits(
+        self, collection: str, db: str, field: str, vectors: list[list[float]], limit: int
+    ) -> list[int]:
+        found = await self._call(self._in_db(db).search, collection, data=vectors, limit=limit, anns_field=field)
+        return [len(hits) for hits in found]
+
+    async def alias_target(self, alias: str, db: str) -> str | None:
+        try:
+            found = await self._call(self._in_db(db).describe_alias, alias)
+        except MilvusError as exc:
+            if exc.kind == ErrorKind.NOT_FOUND:
+                return None
+            raise
+        return str(found["collection_name"]) if found and found.get("collection_name") else None
+
+    async def create_alias(self, collection: str, alias: str, db: str) -> None:
+        await self._call(self._in_db(db).create_alias, collection, alias)
+
+    async def alter_alias(self, collection: str, alias: str, db: str) -> None:
+        await self._call(self._in_db(db).alter_alias, collection, alias)
+
+    async def aliases_of(self, collection: str, db: str) -> list[str]:
+        found = await self._call(self._in_db(db).list_aliases, collection)
+        # The sync client answers {"aliases": [...]}, the async one (pymilvus 3.0.2) the bare repeated field.
+        aliases = found.get("aliases", []) if isinstance(found, dict) else (found or [])
+        return [str(alias) for alias in aliases]
 
 
 class _JobInfo(Protocol):

@@ -32,6 +32,7 @@ class SnapshotEntry:
     endpoint: str | None  # where it lives (status)
     error_message: str = ""
     needs_drop: bool = False  # its finalizer will call Milvus through its connection
+    source_row_count: int | None = None  # the collection's row count when it was taken (restores verify it)
     deleting: bool = False
 
 

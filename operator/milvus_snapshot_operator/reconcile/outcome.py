@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
 from typing import Generic, Literal, TypeVar
 
@@ -33,3 +34,4 @@ class Outcome(Generic[S]):
     retry: Retry | None = None  # None: terminal, nothing more to do
     events: list[Event] = dataclasses.field(default_factory=list)
     dependency: str | None = None  # with Retry.DEPENDENCY: key of the object waited for
+    within: datetime.timedelta | None = None  # with DEPENDENCY/DRIFT: look again after this long (not later)

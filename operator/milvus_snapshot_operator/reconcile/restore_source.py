@@ -28,6 +28,7 @@ class SourcePlan:
     db_name: str | None  # None: the connection's dbName
     snapshot_ref: str | None = None
     endpoint: str | None = None  # where the source MilvusSnapshot lives, when known
+    source_row_count: int | None = None
 
     def resolve(self, connection_db: str) -> ResolvedSource:
         return ResolvedSource(
@@ -36,6 +37,7 @@ class SourcePlan:
             db_name=self.db_name or connection_db,
             connection=self.connection,
             snapshot_ref=self.snapshot_ref,
+            source_row_count=self.source_row_count,
         )
 
 
@@ -55,6 +57,7 @@ def choose_source(
             collection_name=persisted.collection_name,
             db_name=persisted.db_name,
             snapshot_ref=persisted.snapshot_ref,
+            source_row_count=persisted.source_row_count,
         )
     if source.snapshot_name is not None:
         assert source.connection_ref is not None and source.collection_name is not None, "CEL requires them"
@@ -104,6 +107,7 @@ def _from_snapshot(
         db_name=entry.db_name,
         snapshot_ref=ref,
         endpoint=entry.endpoint,
+        source_row_count=entry.source_row_count,
     )
 
 
