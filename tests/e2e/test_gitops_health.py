@@ -31,11 +31,13 @@ EXPECTED: dict[tuple[str, str], tuple[str, str]] = {
     ("MilvusSnapshot", "ready"): ("Healthy", "Current"),
     ("MilvusSnapshot", "failed"): ("Degraded", "Failed"),
     ("MilvusSnapshot", "waiting"): ("Progressing", "InProgress"),
+    ("MilvusSnapshot", "missing"): ("Degraded", "InProgress"),  # gone from Milvus: recoverable, not Stalled
     ("MilvusSnapshot", "deleting"): ("Progressing", "Terminating"),
     ("MilvusRestore", "completed"): ("Healthy", "Current"),
     ("MilvusRestore", "restoring"): ("Progressing", "InProgress"),
     ("MilvusRestore", "failed"): ("Degraded", "Failed"),
     ("MilvusRestore", "waiting"): ("Progressing", "InProgress"),
+    ("MilvusRestore", "awaiting-cutover"): ("Progressing", "InProgress"),
     ("MilvusSnapshotSchedule", "scheduled"): ("Healthy", "Current"),
     ("MilvusSnapshotSchedule", "suspended"): ("Suspended", "Current"),
     ("MilvusSnapshotSchedule", "invalid"): ("Degraded", "Failed"),
@@ -65,7 +67,7 @@ def connection(milvus: MilvusServer, name: str, secret: str = "milvus-credential
     return obj("MilvusConnection", name, spec)
 
 
-def produce_every_state(kube: Kube, milvus: MilvusServer) -> dict[tuple[str, str], dict[str, Any]]:
+def produce_every_state(kube: Kube, milvus: MilvusServer, books: Any) -> dict[tuple[str, str], dict[str, Any]]:
     """Bring one object into each state of EXPECTED; returns the live objects (deleting ones captured while
     their deletion is pending)."""
     kube.apply(connection_manifest(milvus))  # the Secret milvus-credentials (and a connection named milvus)
@@ -86,8 +88,17 @@ def produce_every_state(kube: Kube, milvus: MilvusServer) -> dict[tuple[str, str
     kube.apply(schedule("suspended", suspend=True))
     kube.apply(schedule("invalid", cron="61 * * * *"))
     kube.apply(schedule("last-failed", collection="no_such_collection"))
-    for name in ("ready", "deleting", "uses-deleting"):
+    kube.apply(obj("MilvusSnapshot", "missing", {**ref, "collectionName": "books"}))
+    for name in ("ready", "deleting", "uses-deleting", "missing"):
         kube.wait_phase("MilvusSnapshot", name, "Ready")
+    books.drop_snapshot("missing", collection_name="books")  # out of band: the drift check finds it gone
+    manual = {
+        "source": {"snapshotRef": {"name": "ready"}},
+        "target": {"collectionName": "books_manual"},
+        "alias": "library",
+        "cutover": "Manual",
+    }
+    kube.apply(obj("MilvusRestore", "awaiting-cutover", manual))
     kube.run("annotate", "MilvusSnapshotSchedule", "last-failed", "snapshot.milvus.io/trigger=e2e")
     kube.apply(restore_manifest("completed", "ready", "books_completed"))
     kube.apply(restore_manifest("failed", "ready", "books"))  # the target exists: Milvus refuses
@@ -107,6 +118,9 @@ def produce_every_state(kube: Kube, milvus: MilvusServer) -> dict[tuple[str, str
         == ("False", "AuthenticationFailed"),
         ("MilvusSnapshot", "failed"): lambda: stalled(kube, "MilvusSnapshot", "failed"),
         ("MilvusSnapshot", "waiting"): lambda: (condition(kube, "MilvusSnapshot", "waiting") or ("",))[0] == "False",
+        ("MilvusSnapshot", "missing"): lambda: condition(kube, "MilvusSnapshot", "missing") == ("False", "SnapshotMissing"),
+        ("MilvusRestore", "awaiting-cutover"): lambda: kube.status("MilvusRestore", "awaiting-cutover").get("phase")
+        == "AwaitingCutover",
         ("MilvusRestore", "failed"): lambda: stalled(kube, "MilvusRestore", "failed"),
         ("MilvusRestore", "waiting"): lambda: kube.status("MilvusRestore", "waiting").get("phase") == "WaitingForSnapshot",
         ("MilvusSnapshotSchedule", "scheduled"): lambda: condition(kube, "MilvusSnapshotSchedule", "scheduled")
@@ -156,7 +170,7 @@ def fingerprint(item: dict[str, Any]) -> tuple[Any, ...]:
 def test_argo_cd_health_and_kstatus_of_live_objects_in_every_state(
     kube: Kube, milvus: MilvusServer, books: Any, operator: OperatorProcess
 ) -> None:
-    live = produce_every_state(kube, milvus)
+    live = produce_every_state(kube, milvus, books)
     keys = list(EXPECTED)
     objects = [sanitized(live[key], kube.namespace) for key in keys]  # as committed: messages name no test namespace
     argo = argo_health(objects)
