@@ -74,3 +74,13 @@ async def test_an_unusable_spec_is_stalled_until_it_changes(reason: str) -> None
     assert [e.reason for e in out.events] == [reason]
     again = await probe_connection(ConnectionInputs(3, out.status, NOW, Invalid(reason, "spec.uri: bad")))
     assert again.events == []
+
+
+async def test_recovery_is_an_event_the_steady_state_is_not() -> None:
+    milvus = FakeMilvus()
+    milvus.fail("check_snapshot_support", MilvusError(ErrorKind.UNAVAILABLE, "connection refused"))
+    down = await probe_connection(ConnectionInputs(1, MilvusConnectionStatus(), NOW, connected(milvus)))
+    up = await probe_connection(ConnectionInputs(1, down.status, NOW, connected(milvus)))
+    assert [e.reason for e in up.events] == ["ConnectionEstablished"]
+    steady = await probe_connection(ConnectionInputs(1, up.status, NOW, connected(milvus)))
+    assert steady.events == []

@@ -99,7 +99,8 @@ async def test_automatic_cutover_verifies_loads_then_switches_and_records_the_pr
     assert status.verification is not None and status.verification.row_count == 200
     assert status.verification.expected_row_count == 200 and status.verification.indexes == ["vector"]
     assert conditions(status) == {"Ready": ("True", "RestoreCompleted")}
-    assert "CutoverCompleted" in run.events and out.retry == Retry.DEPENDENCY  # stays: rollback, grace period
+    assert {"RestoreJobCompleted", "CutoverCompleted", "RestoreCompleted"} <= set(run.events)
+    assert out.retry == Retry.DEPENDENCY  # the daemon stays: rollback, grace period
     assert milvus.calls["alter_alias"] == 1 and milvus.calls["create_alias"] == 0
 
 
@@ -256,3 +257,16 @@ async def test_on_failure_drop_never_drops_a_target_it_did_not_create(milvus: Fa
     await run.until("Failed")
     assert run.status.error is not None and run.status.error.reason == "TargetCollectionExists"
     assert ("default", "books_v2") in milvus.collections and not needs_daemon(run.spec, run.status)
+
+
+async def test_on_failure_drop_keeps_a_target_an_alias_points_at(milvus: FakeMilvus) -> None:
+    run = Run(milvus, spec(alias="library", onFailure="Drop"))
+    await run.until("Restoring")  # the job runs; the target exists
+    milvus.aliases[("default", "mirror")] = "books_v2"  # someone pointed an alias at it meanwhile
+    Run.rows = 150
+    try:
+        await run.until("Failed")
+    finally:
+        Run.rows = 200
+    assert ("default", "books_v2") in milvus.collections and "TargetKept" in run.events
+    assert run.status.target_dropped is False

@@ -8,7 +8,14 @@ from typing import Any
 
 from milvus_snapshot_operator.api.schedule import MilvusSnapshotScheduleSpec, MilvusSnapshotScheduleStatus
 from milvus_snapshot_operator.reconcile.retention import Child
-from milvus_snapshot_operator.reconcile.schedule import Plan, ScheduleInputs, child_labels, plan_schedule
+from milvus_snapshot_operator.reconcile.schedule import (
+    Plan,
+    ScheduleInputs,
+    child_labels,
+    plan_schedule,
+    record_prune_failures,
+    run_failed,
+)
 
 UTC = datetime.UTC
 CREATED = datetime.datetime(2026, 11, 25, 10, 20, 5, tzinfo=UTC)
@@ -281,3 +288,17 @@ def test_a_schedule_that_can_never_run_is_invalid_not_a_crash() -> None:
     assert plan.status.next_schedule_time is None and plan.create == []
     assert plan.status.error is not None and "spec.schedule" in plan.status.error.message
     assert [e.reason for e in plan.events] == ["InvalidSchedule"]
+
+
+def test_failed_prunes_and_runs_are_reported() -> None:
+    rules = spec(retention={"keepLast": 1})
+    ready = [mine(f"books-hourly-2026112500{i}000", at(f"0{i}:00:00"), phase="Ready") for i in (1, 2)]
+    plan = step(at("03:10:00"), children=ready, spec=rules)
+    record_prune_failures(plan, ["books-hourly-20261125001000: 403 Forbidden"])
+    assert plan.status.retention is not None and plan.status.retention.errors == [
+        "books-hourly-20261125001000: 403 Forbidden"
+    ]
+    assert ("Warning", "RetentionFailed") in [(e.type, e.reason) for e in plan.events]
+    due = step(at("11:00:00"), step(at("10:20:06")).status)
+    event = run_failed(due.create[0], "500 Internal Server Error")
+    assert (event.type, event.reason) == ("Warning", "RunFailed") and "books-hourly-20261125110000" in event.message

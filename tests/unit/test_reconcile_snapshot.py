@@ -258,8 +258,9 @@ async def test_two_resources_with_one_snapshot_name_one_owner(milvus: FakeMilvus
 
 async def test_adopt_existing_snapshot_defaults_to_retain(milvus: FakeMilvus) -> None:
     milvus.put_snapshot("legacy", "books", description="pre-provisioned")
-    status, _ = await converge(milvus, spec(adopt=True, snapshotName="legacy"))
+    status, outcomes = await converge(milvus, spec(adopt=True, snapshotName="legacy"))
     assert status.phase == "Ready" and status.adopted is True and status.deletion_policy == "Retain"
+    assert [e.reason for o in outcomes for e in o.events] == ["SnapshotAdopted"]
     assert status.endpoint == HERE and milvus.calls["create_snapshot"] == 0
 
 
@@ -291,6 +292,7 @@ async def test_adopt_missing_snapshot_waits_slowly(milvus: FakeMilvus) -> None:
         (MilvusError(ErrorKind.AUTH, "auth check failure", 1800), "AuthenticationFailed", Retry.SLOW),
         (MilvusError(ErrorKind.PERMISSION, "permission denied", 1801), "PermissionDenied", Retry.SLOW),
         (MilvusError(ErrorKind.INTERNAL, "TypeError: boom"), "InternalError", Retry.BACKOFF),
+        (MilvusError(ErrorKind.PINNED, "1 active pins, unpin before dropping"), "SnapshotPinned", Retry.BACKOFF),
         (MilvusError(ErrorKind.TLS, "UNAVAILABLE: SSL handshake"), "TLSHandshakeFailed", Retry.SLOW),
     ],
 )

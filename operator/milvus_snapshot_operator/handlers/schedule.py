@@ -16,9 +16,9 @@ from ..api import GROUP, TRIGGER_ANNOTATION, VERSION
 from ..api.common import parse_rfc3339_or_none
 from ..api.schedule import KIND, PLURAL, MilvusSnapshotScheduleSpec, MilvusSnapshotScheduleStatus
 from ..reconcile.entries import RestoreEntry
-from ..reconcile.outcome import Event, Outcome, Retry
+from ..reconcile.outcome import Outcome, Retry
 from ..reconcile.retention import Child
-from ..reconcile.schedule import ScheduleInputs, plan_schedule
+from ..reconcile.schedule import ScheduleInputs, plan_schedule, record_prune_failures, run_failed
 from . import engine
 from .bus import key
 from .common import now, parse
@@ -73,16 +73,13 @@ async def schedule_daemon(
             await runtime.kube.delete_snapshot(namespace, pruned)
         except ApiException as exc:
             errors.append(f"{pruned}: {exc.status} {exc.reason}")
-    if errors and plan.status.retention is not None:
-        plan.status.retention.errors = errors
-        plan.events.append(Event("Warning", "RetentionFailed", "; ".join(errors)))
+    record_prune_failures(plan, errors)
     for child in plan.create:
         try:
             await runtime.kube.create_snapshot(namespace, child.body)
         except ApiException as exc:
-            # Nothing recorded: the same run (same child name) is retried after the backoff.
-            message = f"could not create MilvusSnapshot {child.name!r}: {exc.status} {exc.reason}"
-            kopf.event(body, type="Warning", reason="RunFailed", message=message)
+            event = run_failed(child, f"{exc.status} {exc.reason}")
+            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
             state.failures += 1
             raise engine.Requeue(runtime.delay(Retry.BACKOFF, state.failures)) from None
     state.failures = 0

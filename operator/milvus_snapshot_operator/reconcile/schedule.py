@@ -245,3 +245,15 @@ def _retain(inp: ScheduleInputs, plan: Plan, owned: list[Child], zone: zoneinfo.
     assert last is not None
     next_run = last + inp.retention_interval
     plan.wake_at = next_run if plan.wake_at is None else min(plan.wake_at, next_run)
+
+
+def record_prune_failures(plan: Plan, errors: list[str]) -> None:
+    """Deletions the handler could not make (API errors, one line each): in status and one Warning."""
+    if errors and plan.status.retention is not None:
+        plan.status.retention.errors = errors
+        plan.events.append(Event("Warning", "RetentionFailed", "; ".join(errors)))
+
+
+def run_failed(child: NewChild, error: str) -> Event:
+    """A run's MilvusSnapshot could not be created: nothing is recorded, the same run is retried."""
+    return Event("Warning", "RunFailed", f"could not create MilvusSnapshot {child.name!r}: {error}")
