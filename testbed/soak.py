@@ -79,7 +79,9 @@ class Soak:
         self.operator: OperatorProcess | None = None
         self.cluster: Cluster | None = None
         self._api: Any = None
-        self.done = threading.Event()  # the lifecycles are over: no more chaos
+        self.done = threading.Event()  # the lifecycles are over: no more chaos after the first four actions
+        self.calm = threading.Event()  # the chaos thread has stopped acting
+        self.aborting = False
         # The chaos thread restarts kube-apiserver, and a child started from a thread gets SIGTERM when that
         # thread ends (procs.spawn's death signal): it lives until the control plane is stopped.
         self.closing = threading.Event()
@@ -214,10 +216,13 @@ class Soak:
     def chaos(self) -> None:
         """Until the lifecycles are done, every 1-5 s: SIGKILL the operator (restarted 0-2 s later), restart
         Milvus, or trigger the schedule. The first four actions are one of each, kube-apiserver's restart
-        among them (its only one), in an order the seed picks: a short run gets every kind of chaos."""
+        among them (its only one), in an order the seed picks: a short run gets every kind of chaos, even when its
+        lifecycles end first (the remaining first actions then run a second apart)."""
         actions = ["kill", "apiserver", "milvus", "trigger"]
         self.rng.shuffle(actions)
-        while not self.done.wait(self.rng.uniform(1.0, 5.0)):
+        while not self.done.wait(self.rng.uniform(1.0, 5.0)) or (actions and not self.aborting):
+            if self.done.is_set():
+                time.sleep(1.0)
             action = actions.pop(0) if actions else self.rng.choices(["kill", "milvus", "trigger"], [6, 3, 1])[0]
             if action == "apiserver":
                 self.note(f"kube-apiserver killed, back after {self.cp.restart_apiserver():.1f}s")
@@ -238,6 +243,7 @@ class Soak:
                 self.objects("patch", SCHEDULES, "books-soak", patch)
                 self.report.triggers += 1
                 self.note("schedule triggered")
+        self.calm.set()
         self.closing.wait()
 
     def run(self, lifecycles: int, concurrency: int) -> Report:
@@ -265,6 +271,7 @@ class Soak:
         for thread in workers:
             thread.join()
         self.done.set()
+        self.calm.wait()
         if self.operator is not None and not self.operator.alive():
             self.operator.start()
         self.report.violations.extend(errors)
@@ -339,7 +346,10 @@ class Soak:
             client.close()
 
     def close(self) -> None:
+        self.aborting = True  # an early close (a failed setup or run): no chaos left to finish
         self.done.set()
+        if self.chaos_thread is not None:
+            self.calm.wait()
         if self.operator is not None:
             self.operator.stop()
         self.milvus.stop()
