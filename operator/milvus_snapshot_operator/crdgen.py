@@ -12,12 +12,12 @@ import argparse
 import dataclasses
 import pathlib
 import sys
-from typing import Any  # JSON Schema documents below: arbitrarily nested JSON, read and rewritten by key
 
 import yaml
 from pydantic import BaseModel
 
 from .api import CATEGORY, GROUP, VERSION, connection, restore, schedule, snapshot
+from .api.wire import Wire
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +116,7 @@ KINDS: tuple[Kind, ...] = (
 _DROP = {"title", "$defs"}
 
 
-def structural(schema: dict[str, Any], defs: dict[str, Any], *, keep_defaults: bool) -> dict[str, Any]:
+def structural(schema: Wire, defs: Wire, *, keep_defaults: bool) -> Wire:
     """Inline $refs and rewrite pydantic's JSON schema into a Kubernetes structural schema."""
     if "$ref" in schema:
         target = defs[schema["$ref"].rsplit("/", 1)[-1]]
@@ -128,7 +128,7 @@ def structural(schema: dict[str, Any], defs: dict[str, Any], *, keep_defaults: b
             raise ValueError(f"unsupported union in schema: {schema}")
         rest = {k: v for k, v in schema.items() if k != "anyOf"}
         return structural({**options[0], **rest}, defs, keep_defaults=keep_defaults)
-    out: dict[str, Any] = {}
+    out: Wire = {}
     for key, value in schema.items():
         if key in _DROP:
             continue
@@ -147,12 +147,12 @@ def structural(schema: dict[str, Any], defs: dict[str, Any], *, keep_defaults: b
     return out
 
 
-def model_schema(model: type[BaseModel], *, keep_defaults: bool) -> dict[str, Any]:
+def model_schema(model: type[BaseModel], *, keep_defaults: bool) -> Wire:
     raw = model.model_json_schema(by_alias=True, mode="validation")
     return structural(raw, raw.get("$defs", {}), keep_defaults=keep_defaults)
 
 
-def crd(kind: Kind) -> dict[str, Any]:
+def crd(kind: Kind) -> Wire:
     spec = model_schema(kind.spec, keep_defaults=True)
     spec["description"] = (kind.spec.__doc__ or "").strip() or f"Desired state of the {kind.kind}."
     status = model_schema(kind.status, keep_defaults=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import itertools
-import types
 from typing import Any
 
 import aiohttp
@@ -242,7 +241,7 @@ async def test_metrics_are_served_from_the_indexes_on_the_event_loop() -> None:
     conn = summarize("MilvusConnection", "ns", "milvus", {}, {}, {"conditions": [ready("False", "Unreachable")]})
     indexes: dict[str, Any] = {name: {} for name in metrics_handlers.INDEXES}
     indexes["metrics_connections"] = {"ns": [conn]}
-    memo = types.SimpleNamespace(metrics_bind_address="127.0.0.1:0")
+    memo = kopf.Memo(metrics_bind_address="127.0.0.1:0")
     await metrics_handlers.serve_metrics(memo=memo, **indexes)
     try:
         host, port = memo.metrics_runner.addresses[0][:2]
@@ -257,7 +256,7 @@ async def test_metrics_are_served_from_the_indexes_on_the_event_loop() -> None:
 
 
 async def test_nothing_is_served_without_a_bind_address() -> None:
-    memo = types.SimpleNamespace()
+    memo = kopf.Memo()
     await metrics_handlers.serve_metrics(memo=memo)
     assert not hasattr(memo, "metrics_runner")
 

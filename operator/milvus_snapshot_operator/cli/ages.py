@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
 
 from ..api.common import parse_rfc3339
+from ..api.wire import Wire
 
 EPOCH = datetime.datetime.fromtimestamp(0, datetime.UTC)
 
@@ -56,7 +56,7 @@ def relative(timestamp: str | None, now: datetime.datetime) -> str:
     return f"in {human_duration(-delta)}"
 
 
-def event_time(event: dict[str, Any]) -> datetime.datetime:
+def event_time(event: Wire) -> datetime.datetime:
     """When an event last happened: the latest of its timestamps (core lastTimestamp has second precision,
     eventTime microseconds; client-go series carry lastObservedTime)."""
     stamps = [

@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from collections.abc import Sequence
-from typing import Any
 
 from ..api import SCHEDULE_LABEL
+from ..api.wire import Wire
 from . import ages
 from .ages import event_time
 from .kinds import CONNECTION, RESTORE, SCHEDULE, SNAPSHOT, Kind
@@ -103,7 +103,7 @@ def _table(rows: Sequence[tuple[str, ...]], indent: str = "  ") -> list[str]:
     ]
 
 
-def _job_lines(status: dict[str, Any], now: datetime.datetime) -> list[str]:
+def _job_lines(status: Wire, now: datetime.datetime) -> list[str]:
     if status.get("jobId") is None and status.get("state") is None:
         return ["Milvus job:   none started yet"]
     progress = f"  {bar(int(status['progress']))}" if status.get("progress") is not None else ""

@@ -17,12 +17,12 @@ from kubernetes.config.config_exception import ConfigException
 
 from .. import __version__
 from ..api import GROUP, VERSION
+from ..api.wire import Wire as Obj
 from .ages import event_time
 from .errors import CliError, TimedOut, UsageError
 from .kinds import Kind
 from .kubeconfig import Target
 
-Obj = dict[str, Any]
 FIELD_MANAGER = "kubectl-milvus-snapshot"  # in managedFields, as kubectl writes "kubectl-create"
 REQUEST_TIMEOUT = 30.0  # seconds, per API request (watches: the server closes them first)
 

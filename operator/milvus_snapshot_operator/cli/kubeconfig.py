@@ -12,10 +12,10 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from ..api.wire import Wire
 from .errors import UsageError
 
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -40,7 +40,7 @@ def kubeconfig_files(flag: str | None, environ: Mapping[str, str]) -> tuple[str,
     return (str(default),) if default.is_file() else ()
 
 
-def _load(path: str) -> dict[str, Any]:
+def _load(path: str) -> Wire:
     try:
         data = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -61,7 +61,7 @@ def resolve(
         raise UsageError(
             "error: no kubeconfig found (--kubeconfig, KUBECONFIG, ~/.kube/config) and not running in a cluster"
         )
-    contexts: dict[str, dict[str, Any]] = {}
+    contexts: dict[str, Wire] = {}
     current = ""
     for path in files:
         config = _load(path)

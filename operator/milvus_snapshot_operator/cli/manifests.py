@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import ValidationError
 
@@ -13,10 +13,10 @@ from ..api import API_VERSION
 from ..api.common import LocalObjectReference
 from ..api.restore import MilvusRestoreSpec, RestoreSource, RestoreTarget
 from ..api.snapshot import MilvusSnapshotSpec
+from ..api.wire import Wire as Obj
 from .errors import UsageError
 from .kinds import RESTORE, SNAPSHOT
 
-Obj = dict[str, Any]
 T = TypeVar("T")
 NAME_BASE_MAX = 48  # leaves room for -<yyyymmddhhmmss> and generateName's suffix within 63
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
-Obj = dict[str, Any]
+from ..api.wire import Wire
+
+Obj = Wire  # a resource as the API server returns it
+
 SUCCESS_PHASES = frozenset({"Ready", "Completed"})  # MilvusSnapshot, MilvusRestore
 
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
 
 import kopf
 from aiohttp import web
@@ -36,27 +35,37 @@ INDEXES = ("metrics_connections", "metrics_snapshots", "metrics_restores", "metr
 logger = logging.getLogger(__name__)
 
 
-def _summary(kind: str, namespace: Any, name: str, meta: Any, spec: Any, status: Any) -> dict[str, Resource]:
+def _summary(
+    kind: str, namespace: str | None, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status
+) -> dict[str, Resource]:
     return {str(namespace): summarize(kind, str(namespace), name, meta, spec, status)}
 
 
 @kopf.index(GROUP, VERSION, CONNECTIONS)
-def metrics_connections(namespace: Any, name: str, meta: Any, spec: Any, status: Any, **_: Any) -> dict[str, Resource]:
+def metrics_connections(
+    namespace: str | None, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: object
+) -> dict[str, Resource]:
     return _summary(CONNECTION, namespace, name, meta, spec, status)
 
 
 @kopf.index(GROUP, VERSION, SNAPSHOTS)
-def metrics_snapshots(namespace: Any, name: str, meta: Any, spec: Any, status: Any, **_: Any) -> dict[str, Resource]:
+def metrics_snapshots(
+    namespace: str | None, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: object
+) -> dict[str, Resource]:
     return _summary(SNAPSHOT, namespace, name, meta, spec, status)
 
 
 @kopf.index(GROUP, VERSION, RESTORES)
-def metrics_restores(namespace: Any, name: str, meta: Any, spec: Any, status: Any, **_: Any) -> dict[str, Resource]:
+def metrics_restores(
+    namespace: str | None, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: object
+) -> dict[str, Resource]:
     return _summary(RESTORE, namespace, name, meta, spec, status)
 
 
 @kopf.index(GROUP, VERSION, SCHEDULES)
-def metrics_schedules(namespace: Any, name: str, meta: Any, spec: Any, status: Any, **_: Any) -> dict[str, Resource]:
+def metrics_schedules(
+    namespace: str | None, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: object
+) -> dict[str, Resource]:
     return _summary(SCHEDULE, namespace, name, meta, spec, status)
 
 
@@ -71,11 +80,17 @@ def parse_bind_address(value: str) -> tuple[str, int] | None:
 
 
 @kopf.on.startup()
-async def serve_metrics(memo: Any, **kwargs: Any) -> None:
-    address = parse_bind_address(getattr(memo, "metrics_bind_address", DISABLED))
+async def serve_metrics(memo: kopf.Memo, **kwargs: object) -> None:
+    address = parse_bind_address(str(memo.get("metrics_bind_address", DISABLED)))
     if address is None:
         return
-    indexes = [kwargs[name] for name in INDEXES]
+    # Kopf passes every index to every handler, by name; an activity's signature cannot name them (its
+    # protocol, ActivityFn, has no such parameters), hence the lookup.
+    indexes: list[Mapping[str, Iterable[Resource]]] = []  # a kopf.Index is this Mapping of stores
+    for name in INDEXES:
+        index = kwargs[name]
+        assert isinstance(index, Mapping), f"Kopf passes the {name} index to every handler"
+        indexes.append(index)
 
     def resources() -> Iterator[Resource]:
         return itertools.chain.from_iterable(store for index in indexes for store in index.values())
@@ -93,8 +108,8 @@ async def serve_metrics(memo: Any, **kwargs: Any) -> None:
 
 
 @kopf.on.cleanup()
-async def stop_metrics(memo: Any, **_: Any) -> None:
-    runner: web.AppRunner | None = getattr(memo, "metrics_runner", None)
-    if runner is not None:
+async def stop_metrics(memo: kopf.Memo, **_: object) -> None:
+    runner = memo.get("metrics_runner")
+    if isinstance(runner, web.AppRunner):
         metrics.STATE.source = None
         await runner.cleanup()

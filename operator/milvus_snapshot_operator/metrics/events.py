@@ -12,12 +12,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from ..api.restore import KIND as RESTORE
 from ..api.snapshot import KIND as SNAPSHOT
+from ..api.wire import WireView
 from .timestamps import epoch
 
 PREFIX = "milvus_snapshot"
@@ -74,7 +74,7 @@ class EventMetrics:
     # ---- outcomes from status transitions -------------------------------------------------------------------
 
     def observe_status_change(
-        self, kind: str, namespace: str, labels: Mapping[str, str], old: Mapping[str, Any], new: Mapping[str, Any]
+        self, kind: str, namespace: str, labels: Mapping[str, str], old: WireView, new: WireView
     ) -> None:
         """Count what a status write means. Cheap when the phase did not change (most writes)."""
         before, after = old.get("phase"), new.get("phase")
@@ -157,7 +157,7 @@ class EventMetrics:
         self.reconcile_errors.labels(kind).inc()
 
 
-def _reason(status: Mapping[str, Any]) -> str:
+def _reason(status: WireView) -> str:
     """The failure's reason: status.error.reason, else the Ready condition's reason."""
     error = status.get("error") or {}
     if error.get("reason"):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -18,6 +17,7 @@ from prometheus_client import (
     disable_created_metrics,
 )
 
+from ..api.wire import WireView
 from .events import EventMetrics
 from .state import StateCollector
 
@@ -37,8 +37,8 @@ def observe_status_change(
     kind: str | None,
     namespace: str | None,
     labels: Mapping[str, str],
-    old: Mapping[str, Any],
-    new: Mapping[str, Any],
+    old: WireView,
+    new: WireView,
 ) -> None:
     """Called wherever a status is written: counts snapshot and restore outcomes from phase transitions."""
     EVENTS.observe_status_change(str(kind), str(namespace or ""), labels, old, new)

@@ -13,9 +13,8 @@ import dataclasses
 import datetime
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from importlib import metadata
-from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -24,6 +23,7 @@ from ..api.connection import KIND as CONNECTION
 from ..api.restore import KIND as RESTORE
 from ..api.schedule import KIND as SCHEDULE
 from ..api.snapshot import KIND as SNAPSHOT
+from ..api.wire import Wire, WireView
 from .events import PREFIX, SCHEDULE_LABEL, EventMetrics
 from .interval import interval_seconds
 from .timestamps import epoch
@@ -62,13 +62,13 @@ def summarize(
     kind: str,
     namespace: str,
     name: str,
-    meta: Mapping[str, Any],
-    spec: Mapping[str, Any],
-    status: Mapping[str, Any],
+    meta: WireView,
+    spec: WireView,
+    status: WireView,
 ) -> Resource:
     """Reduce an object (its wire form: camelCase keys) to what the gauges need."""
-    ready: Mapping[str, Any] = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), {})
-    common: dict[str, Any] = {
+    ready: WireView = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), {})
+    common: Wire = {
         "kind": kind,
         "namespace": str(namespace),
         "name": name,
@@ -132,7 +132,7 @@ class StateCollector(Collector):
         self.build = {label: _version(dist) for label, dist in versions.items()}
         self.build["python_version"] = ".".join(map(str, sys.version_info[:3]))
 
-    def describe(self) -> Iterable[Any]:
+    def describe(self) -> Iterable[GaugeMetricFamily]:
         return []  # computed at scrape time; nothing to check against other collectors
 
     def collect(self) -> Iterator[GaugeMetricFamily]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..api.common import parse_rfc3339
+from ..api.wire import WireValue
 
 
-def epoch(value: Any) -> float | None:
+def epoch(value: WireValue) -> float | None:
     """Unix seconds of an RFC 3339 string; None for a missing or unreadable value (never an exception)."""
     if not value or not isinstance(value, str):
         return None
