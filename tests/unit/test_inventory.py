@@ -600,3 +600,21 @@ def test_an_import_adopting_history_never_holds_back_a_run() -> None:
     p = plan_schedule(ScheduleInputs("books-hourly", "u-1", 1, spec, status, NOW, children=[adopting]))
     assert [c.name for c in p.create] == ["books-hourly-20261125120000"]
     assert p.status.active == ["books-hourly-20261125120000"]
+
+
+def test_the_plugins_status_line_sums_up_the_inventory() -> None:
+    from milvus_snapshot_operator.cli import tree
+
+    conn = {
+        "metadata": {"name": "milvus", "namespace": "play"},
+        "spec": {"uri": "http://m:19530"},
+        "status": {
+            "endpoint": "http://m:19530",
+            "conditions": [{"type": "Ready", "status": "True", "reason": "Connected"}],
+            "inventory": {"lastPassTime": "2026-11-25T12:00:00Z", "snapshots": 12, "unrepresented": 3, "pending": 2},
+        },
+    }
+    node = tree.connection_node(conn)
+    assert node.details == "http://m:19530, inventory 12 snapshots, 3 unrepresented, 2 to import"
+    del conn["status"]["inventory"]["pending"]  # type: ignore[attr-defined]
+    assert tree.connection_node(conn).details.endswith("inventory 12 snapshots, 3 unrepresented")
