@@ -207,6 +207,12 @@ class CollectionServicer(MilvusServicer):  # type: ignore[misc]
             return milvus_pb2.FlushResponse(status=error_status(e))
         return super().Flush(request, context)
 
+    def ShowCollections(self, request: Any, context: Any) -> Any:
+        """An unknown database answers Milvus's 800, as the other collection RPCs do."""
+        resp = super().ShowCollections(request, context)
+        milvus_database_status(resp.status)
+        return resp
+
     def GetCollectionStatistics(self, request: Any, context: Any) -> Any:
         resp = super().GetCollectionStatistics(request, context)
         milvus_database_status(resp.status)

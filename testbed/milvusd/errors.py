@@ -108,13 +108,14 @@ def snapshot_not_found(collection_id: int, name: str) -> MilvusError:
 
 
 _LITE_DATABASE_MISSING = re.compile(r"database '(.*)' does not exist")
-_LITE_DATABASE_MISSING_CODE = 6  # milvus-lite maps DatabaseNotFoundError to (6, 6)
+# milvus-lite maps DatabaseNotFoundError to (6, 6); ShowCollections fails it with the generic code 1.
+_LITE_DATABASE_MISSING_CODES = (1, 6)
 
 
 def milvus_database_status(st: Any) -> None:
-    """Rewrite milvus-lite's unknown-database Status (code 6) in place as Milvus's 800."""
+    """Rewrite milvus-lite's unknown-database Status in place as Milvus's 800."""
     match = _LITE_DATABASE_MISSING.fullmatch(st.reason)
-    if st.code == _LITE_DATABASE_MISSING_CODE and match:
+    if st.code in _LITE_DATABASE_MISSING_CODES and match:
         st.CopyFrom(error_status(database_not_found(match.group(1))))
 
 

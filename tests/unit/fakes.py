@@ -107,6 +107,10 @@ class FakeMilvus:
         self._enter("collection_exists")
         return (db, collection) in self.collections
 
+    async def list_collections(self, db: str) -> list[str]:
+        self._enter("list_collections")
+        return sorted(name for (d, name) in self.collections if d == db)
+
     async def row_count(self, collection: str, db: str) -> int:
         self._enter("row_count")
         self._collection(collection, db)

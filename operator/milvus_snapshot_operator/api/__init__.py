@@ -14,3 +14,5 @@ TRIGGER_ANNOTATION = f"{GROUP}/trigger"  # on a schedule: a new value runs it on
 RUN_TIME_ANNOTATION = f"{GROUP}/run-time"  # on a schedule's snapshots: the run's due time (RFC 3339)
 CUTOVER_ANNOTATION = f"{GROUP}/cutover"  # on a restore with cutover: Manual, a new value switches the alias
 ROLLBACK_ANNOTATION = f"{GROUP}/rollback"  # on a restore that switched an alias, a new value points it back
+IMPORTED_LABEL = f"{GROUP}/imported"  # "true": created by a MilvusConnection's inventory to represent a snapshot
+IMPORTED_FROM_ANNOTATION = f"{GROUP}/imported-from"  # on imports: <endpoint>/<db>/<collection>/<snapshot>

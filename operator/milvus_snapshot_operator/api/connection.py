@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from .common import ConditionedStatus, LocalObjectReference, MilvusName, Model, ObjectName
+from .common import MILVUS_NAME_MAX, ConditionedStatus, LocalObjectReference, MilvusName, Model, ObjectName
+from .snapshot import DeletionPolicy
 
 KIND = "MilvusConnection"
 PLURAL = "milvusconnections"
@@ -46,6 +47,70 @@ URI_PATTERN = r"^(https?|tcp)://([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\[[0-9A
 _PORT = "int(self.substring(self.lastIndexOf(':') + 1).replace('/', ''))"
 PORT_IN_RANGE = f"!self.matches(':[0-9]+/?$') || ({_PORT} >= 1 && {_PORT} <= 65535)"
 TLS_NEEDS_SECURE_URI = "!has(self.tls) || !has(self.uri) || !self.uri.startsWith('http://')"
+
+
+ALL_COLLECTIONS = "*"
+COLLECTION_OR_ALL = r"^(\*|[A-Za-z_][A-Za-z0-9_]*)$"
+MAX_INVENTORY_COLLECTIONS = 256  # entries in spec.inventory.collections and in status.inventory.collections
+
+
+class InventoryImport(Model):
+    """Represent each snapshot no resource represents as a MilvusSnapshot that adopts it."""
+
+    enabled: bool = Field(
+        description=(
+            "Create the MilvusSnapshots. Required, so that `import: {}` is never mistaken for on or off; "
+            "false keeps the settings and only counts."
+        )
+    )
+    deletion_policy: DeletionPolicy = Field(
+        default=DeletionPolicy.RETAIN,
+        description=(
+            "deletionPolicy of the MilvusSnapshots created. Retain (default): deleting them, or a schedule's "
+            "retention pruning them, never drops the snapshot in Milvus. Delete: it does (a snapshot joining a "
+            "schedule gets Delete only when the schedule's template says Delete too)."
+        ),
+    )
+    max_per_pass: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="At most this many MilvusSnapshots created per pass; the rest follow in the next passes.",
+    )
+
+
+class Inventory(Model):
+    """Which snapshots Milvus holds in this connection's database, and which no resource represents."""
+
+    collections: list[str] = Field(
+        default=[ALL_COLLECTIONS],
+        min_length=1,
+        max_length=MAX_INVENTORY_COLLECTIONS,
+        description=(
+            'Collections to inventory; "*" (the default, alone) is every collection of the database, '
+            "listed again at each pass."
+        ),
+        json_schema_extra={
+            "items": {"type": "string", "pattern": COLLECTION_OR_ALL, "maxLength": MILVUS_NAME_MAX},
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!self.exists(c, c == '*') || self.size() == 1",
+                    "message": 'spec.inventory.collections: "*" already means every collection: list it alone',
+                }
+            ],
+        },
+    )
+    interval_seconds: int = Field(
+        default=3600,
+        ge=5,
+        le=604800,
+        description="Time between passes (a spec change starts one at once; an import cut short resumes sooner).",
+    )
+    import_: InventoryImport | None = Field(
+        default=None,
+        alias="import",
+        description="Opt-in: represent each unrepresented snapshot as a MilvusSnapshot labelled as imported.",
+    )
 
 
 class MilvusConnectionSpec(Model):
@@ -109,6 +174,13 @@ class MilvusConnectionSpec(Model):
     timeout_seconds: int = Field(
         default=30, ge=1, le=600, description="Timeout of each Milvus call made through this connection."
     )
+    inventory: Inventory | None = Field(
+        default=None,
+        description=(
+            "List what Milvus holds in dbName: snapshots per collection and how many no MilvusSnapshot "
+            "represents (status.inventory); optionally import them."
+        ),
+    )
 
     @property
     def wants_tls(self) -> bool:
@@ -116,7 +188,42 @@ class MilvusConnectionSpec(Model):
         return self.tls is not None or (self.uri or "").startswith("https://")
 
 
+class CollectionInventory(Model):
+    name: str = Field(description="The collection.")
+    snapshots: int = Field(description="Snapshots Milvus holds on it.")
+    represented: int = Field(description="Of those, snapshots some MilvusSnapshot represents.")
+    unrepresented: int = Field(description="Snapshots no MilvusSnapshot represents.")
+    outside_retention: int | None = Field(
+        default=None,
+        description=(
+            "Unrepresented snapshots of a schedule that its retention would prune at once and that would be "
+            "retained in Milvus: never imported (they would be pruned and imported again, pass after pass)."
+        ),
+    )
+    error: str | None = Field(default=None, description="Why this collection could not be listed.")
+
+
+class InventoryStatus(Model):
+    last_pass_time: str | None = Field(default=None, description="When the last pass ended (RFC 3339).")
+    observed_generation: int | None = Field(default=None, description="metadata.generation of the last pass.")
+    collections_listed: int = Field(default=0, description="Collections the last pass listed.")
+    snapshots: int = Field(default=0, description="Snapshots Milvus holds on them.")
+    represented: int = Field(default=0, description="Snapshots some MilvusSnapshot represents.")
+    unrepresented: int = Field(default=0, description="Snapshots no MilvusSnapshot represents.")
+    imported: int = Field(default=0, description="MilvusSnapshots the last pass created.")
+    pending: int = Field(default=0, description="Snapshots import will still create (the next passes).")
+    collections: list[CollectionInventory] = Field(
+        default_factory=list,
+        description=(
+            f"Per collection, those with the most unrepresented snapshots first (at most "
+            f"{MAX_INVENTORY_COLLECTIONS}; the totals count all)."
+        ),
+    )
+    errors: list[str] = Field(default_factory=list, description="What the last pass could not do.")
+
+
 class MilvusConnectionStatus(ConditionedStatus):
     endpoint: str | None = Field(default=None, description="The resolved endpoint (no credentials).")
     server_version: str | None = Field(default=None, description="Version reported by the Milvus server.")
     last_probe_time: str | None = Field(default=None, description="When the server was last probed.")
+    inventory: InventoryStatus | None = Field(default=None, description="The last inventory pass (spec.inventory).")

@@ -84,6 +84,12 @@ def connection_node(obj: Obj) -> Node:
         details += f" (Milvus {status['serverVersion']})"
     if spec.get("dbName") not in (None, "default"):
         details += f", database {spec['dbName']}"
+    inventory = status.get("inventory")
+    if isinstance(inventory, dict) and inventory.get("lastPassTime"):
+        details += (
+            f", inventory {inventory.get('snapshots', 0)} snapshots, {inventory.get('unrepresented', 0)} unrepresented"
+        )
+        details += f", {inventory['pending']} to import" if inventory.get("pending") else ""
     if ready.get("status") != "True" and ready.get("message"):
         details += f"; {ready['message']}"
     return _node(CONNECTION, obj, str(ready.get("reason") or "-"), details)

@@ -1,5 +1,5 @@
-"""MilvusConnection: probed on creation, on spec or Secret change, and periodically; its finalizer waits for
-the snapshots and restores that still need it, then closes its client."""
+"""MilvusConnection: probed on creation, on spec or Secret change, and periodically, with its inventory pass
+when one is due; its finalizer waits for the snapshots and restores that still need it, then closes its client."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import kopf
 from ..api import GROUP, VERSION
 from ..api.connection import PLURAL, MilvusConnectionSpec, MilvusConnectionStatus
 from ..reconcile.connection import ConnectionInputs, probe_connection
-from ..reconcile.entries import RestoreEntry, SnapshotEntry
-from . import engine
+from ..reconcile.entries import ConnectionEntry, RestoreEntry, ScheduleEntry, SnapshotEntry
+from ..reconcile.outcome import Retry
+from ..reconcile.refs import Connected
+from ..reconcile.retention import Child
+from . import engine, inventory
 from .bus import key
 from .common import by_name, now, parse
 from .resolve import connection_key, resolve_spec, secret_refs
@@ -32,13 +35,26 @@ async def connection_daemon(
     meta: kopf.Meta,
     patch: kopf.Patch,
     memo: kopf.Memo,
+    snapshots: kopf.Index[Key, SnapshotEntry],
+    schedule_children: kopf.Index[Key, Child],
+    restores: kopf.Index[Key, RestoreEntry],
+    connections: kopf.Index[Key, ConnectionEntry],
+    inventory_schedules: kopf.Index[str, ScheduleEntry],
     **_: object,
 ) -> None:
     runtime = runtime_of(memo)
     model = parse(MilvusConnectionSpec, spec)
     refs = await resolve_spec(runtime, namespace, name, model)
-    inputs = ConnectionInputs(meta.get("generation"), parse(MilvusConnectionStatus, status), now(), refs)
+    clock = now()
+    inputs = ConnectionInputs(meta.get("generation"), parse(MilvusConnectionStatus, status), clock, refs)
     outcome = await probe_connection(inputs)
+    if model.inventory is None:
+        outcome.status.inventory = None
+    elif outcome.retry == Retry.DRIFT and isinstance(refs, Connected):  # connected: inventory when due
+        indexes = inventory.Indexes(snapshots, schedule_children, restores, connections, inventory_schedules)
+        await inventory.pass_if_due(
+            runtime, namespace, name, meta.get("generation"), model, refs, outcome, clock, indexes
+        )
     waits = [connection_key(namespace, name) + "#spec", *(key("Secret", namespace, s) for s in secret_refs(model))]
     engine.settle(
         outcome, body=body, patch=patch, memo=memo, waits=waits, wait_seconds=runtime.config.connection_probe_seconds

@@ -11,6 +11,8 @@ import kopf
 
 from ..api import (
     GROUP,
+    IMPORTED_FROM_ANNOTATION,
+    IMPORTED_LABEL,
     KEEP_LABEL,
     RUN_TIME_ANNOTATION,
     SCHEDULE_LABEL,
@@ -73,6 +75,7 @@ async def snapshots(
             needs_drop=needs_drop(model, current),
             source_row_count=current.source_row_count,
             deleting=bool(meta.get("deletionTimestamp")),
+            imported_from=(meta.get("annotations") or {}).get(IMPORTED_FROM_ANNOTATION),
         )
     }
 
@@ -102,6 +105,7 @@ async def schedule_children(
             message=str(error.get("message") or ""),
             schedule_uid=annotations.get(SCHEDULE_UID_ANNOTATION),
             created_by_operator=created_by_operator(meta),
+            imported=labels.get(IMPORTED_LABEL) == "true",
         )
     }
 

@@ -23,6 +23,9 @@ class Runtime:
     jobs: RestoreJobCache
     bus: WakeupBus
     secrets: SecretWatches
+    # Snapshots an inventory pass imported lately ((endpoint, db, collection, snapshot) -> until when, monotonic):
+    # another namespace's pass that runs before the watch shows the new object must not import them again.
+    recent_imports: dict[tuple[str, str, str, str], float] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def create(cls, config: OperatorConfig) -> Runtime:

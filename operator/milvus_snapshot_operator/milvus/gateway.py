@@ -107,6 +107,9 @@ class MilvusGateway(Protocol):
 
     async def collection_exists(self, collection: str, db: str) -> bool: ...
 
+    async def list_collections(self, db: str) -> list[str]:
+        """Collections of database `db` (Milvus lists only those the user may see: no privilege to grant)."""
+
     async def row_count(self, collection: str, db: str) -> int:
         """Row count from collection statistics (cheap, no load needed)."""
 

@@ -116,6 +116,9 @@ class PymilvusGateway:
     async def collection_exists(self, collection: str, db: str) -> bool:
         return bool(await self._call(self._in_db(db).has_collection, collection))
 
+    async def list_collections(self, db: str) -> list[str]:
+        return [str(name) for name in await self._call(self._in_db(db).list_collections)]
+
     async def row_count(self, collection: str, db: str) -> int:
         stats = await self._call(self._in_db(db).get_collection_stats, collection)
         return int(stats.get("row_count", 0))

@@ -10,6 +10,8 @@ import dataclasses
 import datetime
 
 from ..api.connection import MilvusConnectionSpec
+from ..api.schedule import Retention
+from ..api.snapshot import DeletionPolicy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +36,7 @@ class SnapshotEntry:
     needs_drop: bool = False  # its finalizer will call Milvus through its connection
     source_row_count: int | None = None  # the collection's row count when it was taken (restores verify it)
     deleting: bool = False
+    imported_from: str | None = None  # an inventory import: <endpoint>/<db>/<collection>/<snapshot> it represents
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,3 +53,19 @@ class RestoreEntry:
     active: bool  # not Completed nor Failed: it may still call Milvus or start a job
     started: bool = False  # intent recorded or job started: Milvus work is under way
     job_id: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleEntry:
+    """A MilvusSnapshotSchedule as a connection's inventory sees it: whose snapshots may join it."""
+
+    name: str
+    uid: str
+    connection: str  # spec.template.connectionRef
+    collection: str
+    db: str | None  # spec.template.dbName; None: the connection's
+    time_zone: str
+    retention: Retention | None
+    deletion_policy: DeletionPolicy  # the template's, in effect
+    owner_reference: bool  # snapshotOwnerReference: Schedule (its runs carry an ownerReference)
+    labels: dict[str, str] = dataclasses.field(default_factory=dict)

@@ -33,6 +33,7 @@ class Child:
     schedule_uid: str | None = None  # the snapshot.milvus.io/schedule-uid annotation
     created_by_operator: bool = False  # created by the operator itself (managedFields), not a copied manifest
     referenced: bool = False  # an unfinished MilvusRestore restores (or will restore) it
+    imported: bool = False  # made by a connection's inventory import (adopting history), not by a run
 
     def owned_by(self, uid: str) -> bool:
         """A run of the schedule with this UID: never a look-alike someone applied by hand."""

@@ -103,7 +103,8 @@ def plan_schedule(inp: ScheduleInputs) -> Plan:
     created = status.observed_generation is None and status.last_schedule_time is None
     owned = [c for c in inp.children if c.owned_by(inp.uid)]
     live = [c for c in owned if not c.deleting]
-    active = [c for c in live if not c.finished]
+    # An import adopting old history is not a run in progress: it never holds back (Forbid) or replaces a run.
+    active = [c for c in live if not c.finished and not c.imported]
     waiting = [c for c in active if c.phase == "Pending"]  # blocked on a reference, e.g. a broken connection
     _observe_children(status, live, gen, now)
     trigger = inp.trigger if inp.trigger and inp.trigger != status.last_trigger else None
