@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import Any
 
 from ..api import SCHEDULE_LABEL
 from . import ages
@@ -33,7 +32,7 @@ class Node:
     def ref(self) -> str:
         return f"{self.kind.short}/{self.name}"
 
-    def to_json(self, now: datetime.datetime) -> dict[str, Any]:
+    def to_json(self, now: datetime.datetime) -> Obj:
         return {
             "kind": self.kind.kind,
             "name": self.name,
@@ -50,7 +49,7 @@ def _name(obj: Obj) -> str:
     return str(obj["metadata"]["name"])
 
 
-def _spec(obj: Obj) -> dict[str, Any]:
+def _spec(obj: Obj) -> Obj:
     return dict(obj.get("spec") or {})
 
 
