@@ -13,7 +13,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from testbed.podnet import GATEWAY
+
 DAYS = "365"
+# The node's pods reach the API server through the relay on the pod bridge's gateway (testbed/node.py).
+SERVER_SANS = f"IP:127.0.0.1,DNS:localhost,IP:{GATEWAY}"
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,8 @@ def ensure_certs(directory: Path) -> Certs:
     """Create the PKI in `directory` unless complete already (a restart keeps the CA, so old kubeconfigs stay valid)."""
     certs = Certs.in_dir(directory)
     if all(p.exists() for p in certs.files()):
+        if not _names_gateway(certs):  # made before the node existed: re-sign the serving cert only
+            _server_cert(certs)
         return certs
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
@@ -84,9 +90,7 @@ def ensure_certs(directory: Path) -> Certs:
     _openssl("req", "-x509", "-new", "-key", "ca.key", "-subj", "/CN=testbed-ca", "-days", DAYS, "-sha256",
              "-config", "ca.ext", "-extensions", "v3", "-out", "ca.crt", cwd=directory)  # fmt: skip
     (directory / "ca.ext").unlink()
-    _signed_cert(certs, "apiserver", "/CN=kube-apiserver",
-                 "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
-                 "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost")  # fmt: skip
+    _server_cert(certs)
     _signed_cert(certs, "admin", "/O=system:masters/CN=admin",
                  "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
                  "extendedKeyUsage=clientAuth")  # fmt: skip
@@ -95,6 +99,19 @@ def ensure_certs(directory: Path) -> Certs:
     for key in (certs.ca_key, certs.server_key, certs.admin_key, certs.sa_key):
         key.chmod(0o600)
     return certs
+
+
+def _server_cert(certs: Certs) -> None:
+    _signed_cert(certs, "apiserver", "/CN=kube-apiserver",
+                 "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+                 f"extendedKeyUsage=serverAuth\nsubjectAltName={SERVER_SANS}")  # fmt: skip
+    certs.server_key.chmod(0o600)
+
+
+def _names_gateway(certs: Certs) -> bool:
+    proc = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(certs.server_crt)],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    return f"IP Address:{GATEWAY}" in proc.stdout
 
 
 def admin_tls(certs: Certs) -> ssl.SSLContext:

@@ -31,6 +31,8 @@ class Tools:
     kube_controller_manager: Path
     kubectl: Path
     helm: Path
+    kubelet: Path
+    kube_scheduler: Path
 
     def missing(self, *names: str) -> list[str]:
         """Names (field names; default: all) whose binary is absent or not executable."""
@@ -49,6 +51,8 @@ def find_tools() -> Tools:
         kube_controller_manager=k8s / "kube-controller-manager",
         kubectl=cache / "bin" / "kubectl",
         helm=cache / "bin" / "helm",
+        kubelet=k8s / "kubelet",
+        kube_scheduler=k8s / "kube-scheduler",
     )
 
 
