@@ -290,18 +290,20 @@ def ensure_operator(b: Buildah, base: str) -> OperatorImage:
         built = True
         _log(f"built {name} in {time.monotonic() - start:.0f}s")
     b.export(name, archive)
+    os.utime(archive)  # most recently used: prune() keeps it
     return OperatorImage(name, archive, built)
 
 
-def prune(b: Buildah, keep: set[str]) -> None:
-    """Drop operator images and archives other than `keep` (each build would otherwise add ~600 MB)."""
+def prune(b: Buildah, keep: int = 3) -> None:
+    """Keep the `keep` newest operator images (worktrees of one machine share the cache and may build different
+    sources); each build otherwise adds ~1 GB (image + archive)."""
+    archives = sorted(images_dir().glob("operator-*.tar"), key=lambda p: p.stat().st_mtime, reverse=True)
+    kept = {f"{REPOSITORY}:{a.name.removeprefix('operator-').removesuffix('.tar')}" for a in archives[:keep]}
+    for archive in archives[keep:]:
+        archive.unlink(missing_ok=True)
     for line in b.run("images", "--format={{.Name}}:{{.Tag}}").splitlines():
-        if line.startswith(f"{REPOSITORY}:") and line not in keep:
+        if line.startswith(f"{REPOSITORY}:") and line not in kept:
             subprocess.run(b.argv("rmi", line), capture_output=True, check=False)
-    for archive in images_dir().glob("operator-*.tar"):
-        tag = archive.name.removeprefix("operator-").removesuffix(".tar")
-        if f"{REPOSITORY}:{tag}" not in keep:
-            archive.unlink()
 
 
 def build_all(b: Buildah | None = None) -> tuple[OperatorImage, Path]:
@@ -312,7 +314,7 @@ def build_all(b: Buildah | None = None) -> tuple[OperatorImage, Path]:
     base = ensure_base(b)
     pause = ensure_pause(b)
     image = ensure_operator(b, base)
-    prune(b, {image.name})
+    prune(b)
     return image, pause
 
 
@@ -321,11 +323,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m testbed.images", description=__doc__.splitlines()[0] if __doc__ else None
     )
     parser.add_argument("--base-only", action="store_true", help="build only the Python base and pause images")
-    parser.add_argument("--for-tests", action="store_true",
-                        help="`make test`: where the node tier cannot run, say so and succeed (fail under CI=true)")  # fmt: skip
+    parser.add_argument(
+        "--for-tests", action="store_true", help="where the node tier cannot run, say so and succeed (not with CI=true)"
+    )
     args = parser.parse_args(argv)
     b = Buildah.default()
-    if args.for_tests and not os.environ.get("CI") == "true":
+    if args.for_tests and os.environ.get("CI") != "true":
         from testbed.node import unavailable
 
         if problem := unavailable() or Buildah.available():

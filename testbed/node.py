@@ -88,7 +88,7 @@ class Node:
         self._t0 = time.monotonic()
         self._acquire_lock()
         try:
-            sweep()
+            sweep(lock_held=True)
             self.before = hostchanges.take()
             self._record()
             self._start()
@@ -517,8 +517,21 @@ def kill_shims(socket_path: Path) -> list[str]:
     return actions
 
 
-def sweep() -> list[str]:
-    """Undo what a node that was killed (no teardown) left behind, from its record; no-op otherwise."""
+def sweep(lock_held: bool = False) -> list[str]:
+    """Undo what a node that was killed (no teardown) left behind, from its record; no-op otherwise.
+    Never while another node runs (it holds the lock and the record is its own)."""
+    if not RECORD.exists():
+        return []
+    if not lock_held:
+        with LOCK.open("a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return [f"a node is running ({LOCK} is held): nothing swept"]
+            try:
+                return sweep(lock_held=True)
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
     try:
         record = json.loads(RECORD.read_text())
     except (OSError, ValueError):

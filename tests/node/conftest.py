@@ -22,7 +22,7 @@ from testbed.tools import find_tools, missing_report
 from tests.chart.release import Release
 from tests.e2e.operator_fixtures import TOKEN, Kube, books  # noqa: F401
 
-from .pods import FIGURES, RESTRICTED, NodeEnv, assert_clean_log, delete_custom_resources, logs, pods
+from .pods import FIGURES, RESTRICTED, NodeEnv, delete_custom_resources, finish
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -101,11 +101,7 @@ def release(node_env: NodeEnv) -> Iterator[Release]:
     """A release in its own namespace that enforces Pod Security `restricted`; install it in the test."""
     rel = Release(node_env.cluster, node_env.namespace("t-mso", RESTRICTED))
     yield rel
-    for pod in pods(rel) if rel.installed else []:
-        assert_clean_log(logs(rel, pod["metadata"]["name"]), pod["metadata"]["name"])
-    if rel.installed:
-        rel.uninstall()
-    node_env.cluster.kubectl("delete", "namespace", rel.namespace, "--wait=false")
+    finish(node_env, rel)
 
 
 @pytest.fixture
@@ -124,6 +120,8 @@ def user(node_env: NodeEnv, release: Release, milvus: MilvusServer) -> Iterator[
     """A namespace for the user's resources; they are deleted while the operator and Milvus still run."""
     kube = Kube(node_env.cluster, node_env.namespace("t-user"))
     yield kube
-    if release.installed:
-        delete_custom_resources(kube)
-    kube.cluster.kubectl("delete", "namespace", kube.namespace, "--wait=false")
+    try:
+        if release.installed:
+            delete_custom_resources(kube)
+    finally:
+        kube.cluster.kubectl("delete", "namespace", kube.namespace, "--wait=false", "--ignore-not-found")

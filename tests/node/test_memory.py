@@ -76,3 +76,5 @@ def test_a_thousand_resources_stay_within_the_default_memory_limit(
     assert_clean_log(logs(release, name), name)
     release.uninstall()
     strip_finalizers(user)
+    # Gone before the next test: a cluster-wide operator there would otherwise see 1,000 objects being deleted.
+    user.cluster.kubectl("delete", "namespace", user.namespace, "--timeout=300s", timeout=330)

@@ -22,6 +22,7 @@ from .pods import (
     RESTRICTED,
     NodeEnv,
     assert_clean_log,
+    finish,
     logs,
     pods,
     wait_rollout,
@@ -29,19 +30,17 @@ from .pods import (
 
 pytestmark = pytest.mark.e2e
 DEFAULTS = yaml.safe_load((CHART / "values.yaml").read_text())
-RESOURCES = 1000
 
 
 @pytest.fixture(scope="module")
 def release(node_env: NodeEnv) -> Iterator[Release]:
     """One release for the module, with the chart's defaults (cluster-wide, one replica, 512Mi limit)."""
     rel = Release(node_env.cluster, node_env.namespace("t-mso", RESTRICTED))
-    rel.install(node_env.values())
-    yield rel
-    for pod in pods(rel):
-        assert_clean_log(logs(rel, pod["metadata"]["name"]), pod["metadata"]["name"])
-    rel.uninstall()
-    node_env.cluster.kubectl("delete", "namespace", rel.namespace, "--wait=false")
+    try:
+        rel.install(node_env.values())
+        yield rel
+    finally:
+        finish(node_env, rel)
 
 
 def test_pod_is_ready_probed_non_root_and_restricted(node_env: NodeEnv, release: Release) -> None:

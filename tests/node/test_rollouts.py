@@ -37,7 +37,7 @@ def start_restore(node_env: NodeEnv, user: Kube, milvus: MilvusServer) -> dict[s
     status: dict[str, Any] = user.wait(
         lambda: (s := user.status("MilvusRestore", "books-restore")).get("jobId") and s.get("phase") == "Restoring"
         and s,
-        60,
+        120,
         "the restore's Milvus job to start",
     )  # fmt: skip
     return status
@@ -55,11 +55,11 @@ def finish_restore(user: Kube, milvus: MilvusServer, books: Any, job: int) -> di
 def test_deleting_the_active_pod_hands_over_and_a_running_restore_completes_once(
     node_env: NodeEnv, release: Release, user: Kube, milvus: MilvusServer, books: Any
 ) -> None:
-    release.install(node_env.values(replicaCount=2))
+    release.install(node_env.values(replicaCount=2, watchNamespaces=[user.namespace]))
     first, second = wait_rollout(release)
     (peering,) = [a.split("=", 1)[1] for a in first["spec"]["containers"][0]["args"] if a.startswith("--peering=")]
     names = {first["metadata"]["name"], second["metadata"]["name"]}
-    user.wait(lambda: set(peers(user, peering)) == names, 60, "both pods in the ClusterKopfPeering")
+    user.wait(lambda: set(peers(user, peering)) == names, 60, "both pods in the KopfPeering")
     by_priority = sorted(peers(user, peering).items(), key=lambda item: item[1]["priority"])
     active, standby = by_priority[1][0], by_priority[0][0]
     job = start_restore(node_env, user, milvus)["jobId"]
@@ -68,22 +68,25 @@ def test_deleting_the_active_pod_hands_over_and_a_running_restore_completes_once
     # Deleted like a node drain or `kubectl delete pod` would: SIGTERM, Kopf leaves the peering, the standby resumes.
     release.cluster.kubectl("delete", "pod", active, "--wait=false", namespace=release.namespace)
     user.wait(lambda: active not in peers(user, peering), 90, f"{active} to leave the peering")
+    user.wait(lambda: "Resuming operations" in logs(release, standby), 60, f"{standby} to take over")
     assert user.status("MilvusRestore", "books-restore")["phase"] == "Restoring", "the job ended before the handover"
     finish_restore(user, milvus, books, job)
-    assert reported_by(user, "books-restore", "RestoreCompleted") == {standby}
-    # The Deployment replaced the deleted pod; the newcomer stands by behind the one that now acts.
+    # The Deployment replaced the deleted pod. Peering priorities are random, so the newcomer may outrank the
+    # standby and finish the restore itself: either way one of the live pods, never a second job.
     replaced = {p["metadata"]["name"] for p in wait_rollout(release)}
     assert standby in replaced and active not in replaced and len(replaced) == 2
+    finisher = reported_by(user, "books-restore", "RestoreCompleted")
+    assert finisher and finisher <= replaced, finisher
     user.wait(lambda: set(peers(user, peering)) == replaced, 60, "the replacement in the peering")
 
 
 def test_helm_upgrade_rolls_over_under_a_running_restore_and_uninstall_keeps_crds_and_resources(
     node_env: NodeEnv, release: Release, user: Kube, milvus: MilvusServer, books: Any
 ) -> None:
-    release.install(node_env.values())
+    release.install(node_env.values(watchNamespaces=[user.namespace]))
     (old,) = wait_rollout(release)
     job = start_restore(node_env, user, milvus)["jobId"]
-    release.upgrade(node_env.values(image=node_env.upgrade))
+    release.upgrade(node_env.values(image=node_env.upgrade, watchNamespaces=[user.namespace]))
     (new,) = wait_rollout(release)
     assert new["metadata"]["name"] != old["metadata"]["name"]
     assert new["spec"]["containers"][0]["image"] == node_env.upgrade
@@ -108,6 +111,6 @@ def test_helm_upgrade_rolls_over_under_a_running_restore_and_uninstall_keeps_crd
     assert {(i["kind"], i["metadata"]["name"], i["metadata"]["uid"]) for i in json.loads(after)["items"]} == before
     assert {"books_nightly"} == set(books.list_snapshots(collection_name="books"))
     # Installed again, the operator takes its resources back (and the test's clean-up needs it for the finalizers).
-    release.install(node_env.values())
+    release.install(node_env.values(watchNamespaces=[user.namespace]))
     wait_rollout(release)
     wait_ready(user, "MilvusRestore", "books-restore", timeout=120)
