@@ -39,7 +39,7 @@ PAUSE_IMAGE = f"localhost/mso-testbed/pause:{PAUSE_VERSION}"
 REPOSITORY = "localhost/milvus-snapshot-operator"
 # What a minimal base does not need at run time (the official slim images drop the same).
 BASE_TRIM = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "var/cache/apt",
-             "var/lib/apt/lists", "var/log", "var/cache/debconf/templates.dat-old")  # fmt: skip
+             "var/lib/apt/lists", "var/log")  # fmt: skip
 # pip settings carried from the host into the build (never the file itself, never into the image).
 PIP_KEYS = ("index-url", "extra-index-url", "trusted-host", "timeout", "default-timeout", "retries", "proxy")
 BUILD_CA = "/etc/ssl/certs/ca-certificates.crt"

@@ -12,6 +12,7 @@ gateway. One node per machine (a lock); host changes are recorded before start a
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import ipaddress
@@ -30,7 +31,7 @@ from typing import IO, Any
 from testbed import hostchanges, podnet, procs
 from testbed.cluster import Cluster
 from testbed.controlplane import ControlPlane, ControlPlaneError, insecure_tls, probe
-from testbed.images import PAUSE_IMAGE
+from testbed.images import PAUSE_IMAGE, Buildah, ensure_pause
 from testbed.ports import free_ports
 
 LOCK = Path("/run/lock/mso-testbed-node.lock")
@@ -78,7 +79,8 @@ class Node:
         self.processes: dict[str, procs.ProcRef] = {}
         self._popen: dict[str, subprocess.Popen[bytes]] = {}
         self._lock: IO[str] | None = None
-        self.before: hostchanges.HostState | None = None
+        self.before: hostchanges.HostState | None = None  # the machine before start; None when not running
+        self.stopped_from: hostchanges.HostState | None = None
         self.start_seconds: float | None = None
         self._t0 = 0.0
 
@@ -87,6 +89,7 @@ class Node:
     def start(self) -> None:
         self._t0 = time.monotonic()
         self._acquire_lock()
+        atexit.register(self.stop)
         try:
             sweep(lock_held=True)
             self.before = hostchanges.take()
@@ -100,6 +103,7 @@ class Node:
 
     def stop(self) -> list[str]:
         """Remove every pod, stop everything, undo every host change; return what teardown had to undo."""
+        atexit.unregister(self.stop)
         actions: list[str] = []
         if self.before is None:
             self._release_lock()
@@ -112,7 +116,8 @@ class Node:
                     self._log(f"node: {name} {procs.terminate(self.processes[name], proc=self._popen.get(name))}")
             actions += self._remove_containers()
             if "containerd" in self.processes:
-                self._log(f"node: containerd {procs.terminate(self.processes['containerd'])}")
+                outcome = procs.terminate(self.processes["containerd"], proc=self._popen.get("containerd"))
+                self._log(f"node: containerd {outcome}")
             actions += kill_shims(self.socket)
             actions += hostchanges.undo(self.before, [self.workdir])
             for action in actions:
@@ -121,12 +126,14 @@ class Node:
             self.processes.clear()
             self._popen.clear()
             RECORD.unlink(missing_ok=True)
+            # Stopped: a second stop() must not touch what another node may have set up since.
+            self.stopped_from, self.before = self.before, None
             self._release_lock()
         return actions
 
     def leftovers(self) -> list[str]:
         """What the node changed on this machine and did not put back (call after stop)."""
-        return hostchanges.leftovers(self.before) if self.before else []
+        return hostchanges.leftovers(self.stopped_from) if self.stopped_from else []
 
     def dead(self) -> list[str]:
         return [name for name, ref in self.processes.items() if not ref.alive()]
@@ -181,9 +188,7 @@ class Node:
         (self.workdir / "logs").mkdir(parents=True, exist_ok=True)
         self._bridge()
         self._start_containerd()
-        from testbed.images import Buildah, ensure_pause  # the pause image is cached; built on first use
-
-        self.import_image(ensure_pause(Buildah.default()))
+        self.import_image(ensure_pause(Buildah.default()))  # cached; built on first use
         kubelet, healthz, scheduler = free_ports(3)
         self.ports = {"kubelet": kubelet, "kubelet_healthz": healthz, "scheduler": scheduler}
         self._start_kubelet(kubelet, healthz)
