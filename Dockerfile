@@ -10,9 +10,10 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_ONLY_BINARY=:all:
 # A passwd entry for the numeric user, copied into the final stage: Kopf calls getpass.getuser() for its
 # identity unless POD_ID is set (the chart sets it), and that fails for a uid /etc/passwd does not know.
+# Named `mso`: Debian's base-passwd already has a group `operator` (gid 37).
 RUN python -m venv /opt/venv \
-    && groupadd --gid 65532 operator \
-    && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin operator
+    && groupadd --gid 65532 mso \
+    && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin mso
 WORKDIR /src
 COPY pyproject.toml ./
 COPY operator/ ./operator/

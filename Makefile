@@ -7,11 +7,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 export PYTHONPATH := $(CURDIR)/operator:$(CURDIR)
 
-.PHONY: help venv tools crds chart-docs lint test test-fast demo demo-down bench soak clean
+.PHONY: help venv tools image crds chart-docs lint test test-fast demo demo-down bench soak clean
 
 help:
 	@echo "make demo       control plane + Milvus test server + operator + examples, ending with a verified restore"
-	@echo "make test       everything: lint, types, unit, integration and end-to-end tests"
+	@echo "make test       everything: lint, types, unit, integration, end-to-end and node tests"
+	@echo "make image      the operator image from the Dockerfile, built with buildah (cached by its inputs)"
 	@echo "make test-fast  unit tests only (no servers)"
 	@echo "make demo-down  stop what the demo started"
 	@echo "make bench      benchmarks (figures, not tests)"
@@ -28,6 +29,11 @@ $(STAMP): pyproject.toml
 tools:
 	@testbed/install-tools.sh
 
+# The operator image, daemonless (buildah) on a debootstrapped Debian Python base; rebuilt only when the
+# Dockerfile, pyproject.toml or operator/ changed. Prints the image name and its size.
+image: venv tools
+	@$(PY) -m testbed.images
+
 crds: venv
 	@$(PY) -m milvus_snapshot_operator.crdgen crds charts/milvus-snapshot-operator/crds
 
@@ -42,6 +48,7 @@ lint: venv
 	@$(VENV)/bin/lint-imports
 
 test: venv tools lint
+	@$(PY) -m testbed.images --for-tests
 	@$(PY) -m pytest
 
 test-fast: venv

@@ -1,7 +1,8 @@
-"""CLI: `python -m testbed up|down|status [--workdir DIR] [--foreground]`, run from the repo root.
+"""CLI: `python -m testbed up|down|status [--workdir DIR] [--foreground] [--node]`, run from the repo root.
 
 `up` prints `export KUBECONFIG=...` on stdout (progress goes to stderr), so `eval "$(python -m testbed up)"`
 works. Without --foreground it leaves a supervisor process running in the background; `down` stops it.
+`up --node` adds a real node (kubelet, containerd; needs root) with the image of `make image` imported.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             _export(cp.kubeconfig)
 
         try:
-            return daemon.supervise(workdir, _kcm_flag(args), ready, sys.stderr)
+            return daemon.supervise(workdir, _kcm_flag(args), ready, sys.stderr, with_node=args.node)
         except ControlPlaneError as e:
             print(f"testbed: start failed: {e}", file=sys.stderr)
             return 1
@@ -64,6 +65,7 @@ def _spawn_supervisor(args: argparse.Namespace) -> int:
     log_path = workdir / "testbed.log"
     argv = [sys.executable, "-m", "testbed", "up", "--foreground", "--workdir", str(workdir)]
     argv += ["--no-controller-manager"] if args.no_controller_manager else []
+    argv += ["--node"] if args.node else []
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
@@ -120,8 +122,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     for ref in reversed(daemon.components(state)):
         alive = ref.alive()
         healthy &= alive
-        health = _health(ref.name, state, args.workdir)
+        health = _health(ref.name, state, args.workdir) if ref.name in state["processes"] else ""
         print(f"  {ref.name:<24} pid {ref.pid:<8} {'running' if alive else 'DEAD':<8} {health}")
+    if node := state.get("node"):
+        print(f"  node {node['name']}: pods on {node['gateway']}/24, relay to loopback; logs {node['workdir']}/logs")
     print(f"  logs: {Path(state['logs']['etcd']).parent}")
     print(f"export KUBECONFIG={state['kubeconfig']}")
     return 0 if healthy else 1
@@ -154,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--foreground", action="store_true", help="up: run attached until Ctrl-C")
     parser.add_argument("--no-controller-manager", action="store_true", help="up: envtest-like, no KCM")
+    parser.add_argument("--node", action="store_true", help="up: also a real node (kubelet, containerd; root)")
     args = parser.parse_args(argv)
     args.workdir = args.workdir.resolve()
     return {"up": cmd_up, "down": cmd_down, "status": cmd_status}[args.command](args)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build kube-apiserver and kube-controller-manager from testbed/k8s/go.mod into a cache keyed by version.
+# Build the Kubernetes commands of testbed/k8s/tools.go into a cache keyed by version: the control plane
+# (kube-apiserver, kube-controller-manager) and the node (kubelet, kube-scheduler; see testbed/node.py).
 # Skips binaries that already exist. Prints timestamps so a CI log shows where the time goes.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -14,7 +15,7 @@ cpkg=k8s.io/client-go/pkg/version
 ldflags="$ldflags -X ${cpkg}.gitVersion=${version} -X ${cpkg}.gitMajor=1 -X ${cpkg}.gitMinor=${minor}"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly
 cd "$here/k8s"
-for cmd in kube-apiserver kube-controller-manager; do
+for cmd in kube-apiserver kube-controller-manager kube-scheduler kubelet; do
   if [ -x "$cache/$cmd" ]; then
     echo "build-k8s: $cmd $version cached at $cache/$cmd"
     continue

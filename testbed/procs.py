@@ -53,8 +53,10 @@ def _stat(pid: int) -> tuple[int, bool] | None:
     return int(fields[19]), fields[0] not in ("Z", "X")
 
 
-def spawn(name: str, argv: list[str], log_path: Path) -> tuple[subprocess.Popen[bytes], ProcRef]:
-    """Start `argv` with stdout+stderr appended to `log_path`.
+def spawn(
+    name: str, argv: list[str], log_path: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], ProcRef]:
+    """Start `argv` with stdout+stderr appended to `log_path` (and `env` added to the environment).
 
     The death signal fires when the *thread* that forked exits, so call this from a long-lived thread.
     """
@@ -67,6 +69,7 @@ def spawn(name: str, argv: list[str], log_path: Path) -> tuple[subprocess.Popen[
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env={**os.environ, **env} if env else None,
         )
     return proc, ProcRef.of(name, proc.pid)
 

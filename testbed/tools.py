@@ -35,6 +35,8 @@ class Tools:
     promtool: Path
     luahealth: Path
     kstatus: Path
+    kubelet: Path
+    kube_scheduler: Path
 
     def missing(self, *names: str) -> list[str]:
         """Names (field names; default: all) whose binary is absent or not executable."""
@@ -56,6 +58,8 @@ def find_tools() -> Tools:
         promtool=cache / "bin" / "promtool",
         luahealth=gotool("luahealth"),
         kstatus=gotool("kstatus"),
+        kubelet=k8s / "kubelet",
+        kube_scheduler=k8s / "kube-scheduler",
     )
 
 
