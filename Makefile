@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+TEST_WORKERS ?= 3
 export PYTHONPATH := $(CURDIR)/operator:$(CURDIR)
 
 .PHONY: help venv tools image crds chart-docs lint test test-fast demo demo-down bench soak clean
@@ -49,7 +50,7 @@ lint: venv
 
 test: venv tools lint
 	@$(PY) -m testbed.images --for-tests
-	@$(PY) -m pytest
+	@$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast: venv
 	@$(PY) -m pytest tests/unit

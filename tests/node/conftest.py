@@ -33,12 +33,12 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason}; then: make image && make test")
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The tier's figures (start-up, image, memory) at the end of the run, so CI logs keep them."""
-    if FIGURES:
-        terminalreporter.section("node tier figures")
-        for line in FIGURES:
-            terminalreporter.write_line(line)
+@pytest.fixture(autouse=True)
+def _node_tier_figures(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Hands the tier's figures (start-up, image, memory) to the run's summary (tests/conftest.py)."""
+    yield
+    while FIGURES:
+        request.node.user_properties.append(("figure: node tier figures", FIGURES.pop(0)))
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ RESTRICTED = {
     "pod-security.kubernetes.io/warn": "restricted",
 }
 MEMORY_CGROUP = Path("/sys/fs/cgroup/memory/kubepods")
-# Figures printed at the end of the run (pytest_terminal_summary in conftest.py).
+# Figures printed at the end of the run (handed over by a fixture in conftest.py).
 FIGURES: list[str] = []
 
 

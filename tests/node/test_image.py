@@ -16,7 +16,7 @@ import yaml
 from testbed import images
 from tests.chart.chart import CHART
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("node")]  # one node per machine: one worker
 PEM = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n(.*?)-----END CERTIFICATE-----", re.S)
 
 

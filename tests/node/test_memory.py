@@ -30,7 +30,7 @@ from .pods import (
     wait_rollout,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("node")]  # one node per machine: one worker
 RESOURCES = 1000
 LIMIT = yaml.safe_load((CHART / "values.yaml").read_text())["resources"]["limits"]["memory"]
 

@@ -28,7 +28,7 @@ from .pods import (
     wait_rollout,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("node")]  # one node per machine: one worker
 DEFAULTS = yaml.safe_load((CHART / "values.yaml").read_text())
 
 

@@ -15,7 +15,7 @@ from tests.e2e.operator_fixtures import Kube
 
 from .pods import NodeEnv, assert_clean_log, logs, peers, pods, wait_rollout
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("node")]  # one node per machine: one worker
 # Restore jobs run this long on the Milvus test server, so the pods are replaced while one runs.
 MILVUS_RESTORE_SECONDS = 20
 CRDS = [
