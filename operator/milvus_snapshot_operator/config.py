@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 
 class OperatorConfig(BaseModel):
@@ -33,4 +33,10 @@ class OperatorConfig(BaseModel):
         """MSO_<FIELD> variables, e.g. MSO_RESTORE_POLL_SECONDS=2."""
         env = os.environ if environ is None else environ
         values = {name: env[f"MSO_{name.upper()}"] for name in cls.model_fields if f"MSO_{name.upper()}" in env}
-        return cls.model_validate(values)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:  # name the variable the user set, not the field
+            problems = [
+                f"MSO_{str(error['loc'][0]).upper()}={error.get('input')!r}: {error['msg']}" for error in exc.errors()
+            ]
+            raise ValueError("; ".join(problems)) from None

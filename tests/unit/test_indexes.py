@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import kopf
+import pytest
 
 from milvus_snapshot_operator.handlers import indexes
 from milvus_snapshot_operator.reconcile.restore_source import newest_ready
@@ -138,3 +139,14 @@ async def test_restore_entry_resolves_its_connection_and_snapshot() -> None:
     )[("ns", "r")]
     assert (resolved.connection, resolved.snapshot_ref, resolved.schedule_ref) == ("m", "daily-1", None)
     assert resolved.started and resolved.job_id == 7 and resolved.target_db == "db"
+
+
+@pytest.mark.parametrize(("phase", "active"), [("Restoring", True), ("AwaitingCutover", True), ("Completed", False),
+                                               ("RolledBack", False), ("Failed", False)])  # fmt: skip
+async def test_an_ended_restore_is_not_active(phase: str, active: bool) -> None:
+    # A RolledBack restore once counted as active: its connection's deletion waited forever for it, and a
+    # second restore into its target waited TargetClaimed instead of failing TargetCollectionExists.
+    meta = kopf.Meta(kopf.Body({"metadata": {"creationTimestamp": "2026-01-01T00:00:00Z"}}))
+    spec = {"source": {"snapshotRef": {"name": "s"}}, "target": {"collectionName": "t"}, "alias": "a"}
+    entry = await indexes.restores(namespace="ns", name="r", spec=spec, meta=meta, status={"phase": phase})
+    assert entry[("ns", "r")].active is active

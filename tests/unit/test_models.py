@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from pydantic import ValidationError
 
@@ -57,5 +61,25 @@ def test_status_round_trip() -> None:
 def test_config_from_env() -> None:
     cfg = OperatorConfig.from_env({"MSO_RESTORE_POLL_SECONDS": "0.5", "UNRELATED": "x"})
     assert cfg.restore_poll_seconds == 0.5 and cfg.drift_check_seconds == 300
-    with pytest.raises(ValidationError, match="restore_poll_seconds"):
+    with pytest.raises(ValueError, match="MSO_RESTORE_POLL_SECONDS='0': Input should be greater than 0"):
         OperatorConfig.from_env({"MSO_RESTORE_POLL_SECONDS": "0"})
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"MSO_ALLOWED_ENDPOINTS": "10.0.0.0/33"}, "MSO_ALLOWED_ENDPOINTS: allowed endpoint '10.0.0.0/33'"),
+        ({"MSO_RESTORE_POLL_SECONDS": "abc"}, "MSO_RESTORE_POLL_SECONDS='abc'"),
+    ],
+)
+def test_a_bad_setting_stops_the_process_before_kopf_starts(env: dict[str, str], named: str) -> None:
+    # A startup handler's exception is retried by Kopf forever: the process would hang, never exit.
+    proc = subprocess.run(
+        [sys.executable, "-m", "milvus_snapshot_operator", "-n", "nowhere"],
+        env={**os.environ, **env, "KUBECONFIG": "/nonexistent"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2 and named in proc.stderr, proc.stderr

@@ -76,6 +76,15 @@ async def test_an_unusable_spec_is_stalled_until_it_changes(reason: str) -> None
     assert again.events == []
 
 
+async def test_tls_settings_refused_only_at_the_first_call_are_stalled_too() -> None:
+    milvus = FakeMilvus()
+    milvus.fail("server_version", MilvusError(ErrorKind.INVALID_ENDPOINT, "server_name needs secure=True"))
+    out = await probe_connection(ConnectionInputs(3, MilvusConnectionStatus(), NOW, connected(milvus)))
+    conditions = {c.type: (c.status, c.reason) for c in out.status.conditions}
+    assert conditions == {"Ready": ("False", "InvalidTLSConfig"), "Stalled": ("True", "InvalidTLSConfig")}
+    assert out.retry == Retry.DEPENDENCY and [e.reason for e in out.events] == ["InvalidTLSConfig"]
+
+
 async def test_recovery_is_an_event_the_steady_state_is_not() -> None:
     milvus = FakeMilvus()
     milvus.fail("check_snapshot_support", MilvusError(ErrorKind.UNAVAILABLE, "connection refused"))

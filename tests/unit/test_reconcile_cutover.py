@@ -270,3 +270,65 @@ async def test_on_failure_drop_keeps_a_target_an_alias_points_at(milvus: FakeMil
         Run.rows = 200
     assert ("default", "books_v2") in milvus.collections and "TargetKept" in run.events
     assert run.status.target_dropped is False
+
+
+async def test_a_manual_restore_past_its_deadline_while_awaiting_still_cuts_over(milvus: FakeMilvus) -> None:
+    run = Run(milvus, spec(alias="library", cutover="Manual", activeDeadlineSeconds=600))
+    await run.until("AwaitingCutover")
+    run.now = NOW + datetime.timedelta(hours=5)  # the person came back the next morning
+    run.cutover = "now"
+    await run.until("Completed")
+    assert milvus.aliases[("default", "library")] == "books_v2" and "RestoreFailed" not in run.events
+
+
+async def test_a_deadline_during_a_lost_restore_reply_adopts_the_job_before_failing(milvus: FakeMilvus) -> None:
+    run = Run(milvus, spec(activeDeadlineSeconds=60, onFailure="Drop"))
+    milvus.lose_reply("restore_snapshot")  # the job starts, the reply is lost
+    while milvus.calls["restore_snapshot"] == 0:
+        await run.step()
+    assert run.status.intent is not None and run.status.job_id is None, "the reply was lost: no job ID"
+    run.now = NOW + datetime.timedelta(seconds=61)
+    await run.step()  # adopts the job first
+    assert run.status.job_id is not None and run.status.target_created
+    await run.step()  # then the verdict, and the job is still followed
+    assert run.status.error is not None and run.status.error.reason == "DeadlineExceeded"
+    assert needs_daemon(run.spec, run.status) and milvus.calls["restore_snapshot"] == 1
+
+
+async def test_a_deadline_before_any_job_started_fails_without_starting_one(milvus: FakeMilvus) -> None:
+    run = Run(milvus, spec(activeDeadlineSeconds=60))
+    while run.status.intent is None:  # until the intent is recorded, the call not yet made
+        await run.step()
+    assert run.status.intent is not None and run.status.job_id is None
+    run.now = NOW + datetime.timedelta(seconds=61)
+    await run.step()  # no job in Milvus, no target: nothing to follow
+    assert run.status.error is not None and run.status.error.reason == "DeadlineExceeded"
+    assert run.status.intent is None and milvus.calls["restore_snapshot"] == 0
+    assert not needs_daemon(run.spec, run.status)
+
+
+async def test_a_search_probe_without_an_alias_loads_and_probes(milvus: FakeMilvus) -> None:
+    milvus.empty_search.add(("default", "books_v2"))
+    run = Run(milvus, spec(verify={"searchProbe": {"queries": 2}}))
+    await run.until("Failed")
+    assert run.status.error is not None and run.status.error.message.startswith("searchProbe: ")
+    assert milvus.loads[("default", "books_v2")] == "Loaded"
+
+
+async def test_a_rollback_annotation_set_before_the_switch_does_not_roll_back(milvus: FakeMilvus) -> None:
+    run = Run(milvus, spec(alias="library"))
+    run.rollback = "copied-from-an-old-manifest"
+    await run.until("Completed")
+    await run.step()
+    assert run.status.phase == "Completed" and milvus.aliases[("default", "library")] == "books_v2"
+    run.rollback = "now"  # a value set after the switch
+    await run.until("RolledBack")
+    assert milvus.aliases[("default", "library")] == "books_v1"
+
+
+async def test_a_cutover_annotation_present_in_advance_approves_the_manual_switch(milvus: FakeMilvus) -> None:
+    run = Run(milvus, spec(alias="library", cutover="Manual"))
+    run.cutover = "approved-in-the-manifest"
+    await run.until("Completed")
+    assert milvus.aliases[("default", "library")] == "books_v2"
+    assert run.status.cutover is not None and run.status.cutover.last_trigger == "approved-in-the-manifest"

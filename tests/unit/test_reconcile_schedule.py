@@ -294,11 +294,16 @@ def test_failed_prunes_and_runs_are_reported() -> None:
     rules = spec(retention={"keepLast": 1})
     ready = [mine(f"books-hourly-2026112500{i}000", at(f"0{i}:00:00"), phase="Ready") for i in (1, 2)]
     plan = step(at("03:10:00"), children=ready, spec=rules)
-    record_prune_failures(plan, ["books-hourly-20261125001000: 403 Forbidden"])
-    assert plan.status.retention is not None and plan.status.retention.errors == [
-        "books-hourly-20261125001000: 403 Forbidden"
-    ]
+    failed = ["books-hourly-20261125001000: 403 Forbidden"]
+    record_prune_failures(plan, failed, [])
+    assert plan.status.retention is not None and plan.status.retention.errors == failed
     assert ("Warning", "RetentionFailed") in [(e.type, e.reason) for e in plan.events]
+    again = step(at("03:20:00"), plan.status, children=ready, spec=rules)  # re-planned, the same failure
+    record_prune_failures(again, failed, plan.status.retention.errors)
+    assert again.status.retention is not None and again.status.retention.errors == failed
+    assert "RetentionFailed" not in [e.reason for e in again.events], "the same failure is not posted again"
     due = step(at("11:00:00"), step(at("10:20:06")).status)
-    event = run_failed(due.create[0], "500 Internal Server Error")
-    assert (event.type, event.reason) == ("Warning", "RunFailed") and "books-hourly-20261125110000" in event.message
+    event = run_failed(due.create[0], "500 Internal Server Error", 0)
+    assert event is not None and (event.type, event.reason) == ("Warning", "RunFailed")
+    assert "books-hourly-20261125110000" in event.message
+    assert run_failed(due.create[0], "500 Internal Server Error", 1) is None, "a retry is not posted again"

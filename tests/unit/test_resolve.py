@@ -14,8 +14,12 @@ from milvus_snapshot_operator.reconcile.refs import Blocked, Connected, Invalid,
 
 
 class Secrets:
-    def __init__(self, data: dict[str, dict[str, bytes]]) -> None:
+    def __init__(self, data: dict[str, dict[str, bytes]], milvus: dict[str, str] | None = None) -> None:
         self.data, self.reads = data, 0
+        self.milvus = milvus or {}  # milvus-operator Milvus resources: name -> status.endpoint ("" = not yet)
+
+    async def milvus_endpoint(self, namespace: str, name: str) -> tuple[bool, str | None]:
+        return name in self.milvus, self.milvus.get(name) or None
 
     async def secret_data(self, namespace: str, name: str) -> dict[str, bytes] | None:
         self.reads += 1
@@ -65,3 +69,18 @@ async def test_users_of_an_unusable_connection_wait_on_it() -> None:
     assert blocked.reason == "EndpointNotAllowed" and blocked.message.startswith("MilvusConnection 'm' cannot be used")
     absent = await resolve_connection(rt, "ns", "m", [])  # type: ignore[arg-type]
     assert isinstance(absent, Blocked) and absent.reason == "ConnectionNotFound"
+
+
+async def test_a_milvus_ref_waits_for_its_milvus_resource_and_its_endpoint() -> None:
+    rt = runtime({})
+    rt.kube.milvus = {"starting": ""}
+    missing = await resolve_spec(rt, "ns", "m", MilvusConnectionSpec.model_validate({"milvusRef": {"name": "gone"}}))  # type: ignore[arg-type]
+    assert isinstance(missing, Blocked) and (missing.missing, missing.reason) == (Missing.MILVUS, "MilvusNotFound")
+    assert missing.message == "Milvus 'gone' not found in namespace 'ns'" and missing.wake.endswith("gone")
+    starting = MilvusConnectionSpec.model_validate({"milvusRef": {"name": "starting"}})
+    not_ready = await resolve_spec(rt, "ns", "m", starting)  # type: ignore[arg-type]
+    assert isinstance(not_ready, Blocked) and not_ready.reason == "MilvusEndpointNotReady"
+    rt.kube.milvus["starting"] = "milvus-starting.ns:19530"
+    ready = await resolve_spec(rt, "ns", "m", starting)  # type: ignore[arg-type]
+    assert isinstance(ready, Connected) and ready.endpoint == "milvus-starting.ns:19530"
+    await rt.pool.close_all()

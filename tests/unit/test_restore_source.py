@@ -34,15 +34,20 @@ def choose(
 def test_snapshot_ref_takes_everything_from_the_snapshot() -> None:
     plan = choose({"snapshotRef": {"name": "nightly"}}, {"nightly": READY})
     assert isinstance(plan, SourcePlan)
-    assert plan.resolve("default") == ResolvedSource(
-        snapshot_name="nightly", collection_name="books", db_name="prod", connection="milvus", snapshot_ref="nightly"
+    assert plan.resolve("default", "h:19530") == ResolvedSource(
+        snapshot_name="nightly",
+        collection_name="books",
+        db_name="prod",
+        connection="milvus",
+        snapshot_ref="nightly",
+        endpoint="h:19530",
     )
 
 
 def test_snapshot_name_defaults_its_database_from_the_connection_once_it_resolves() -> None:
     plan = choose({"snapshotName": "legacy", "collectionName": "books", "connectionRef": {"name": "m"}})
     assert isinstance(plan, SourcePlan) and plan.db_name is None
-    assert plan.resolve("analytics").db_name == "analytics"
+    assert plan.resolve("analytics", "m:19530").db_name == "analytics"
 
 
 def test_waits_naming_what_is_missing() -> None:
@@ -78,9 +83,29 @@ def test_schedule_ref_picks_the_newest_ready_run_then_keeps_it() -> None:
     }
     plan = choose({"scheduleRef": {"name": "daily"}}, entries, children)
     assert isinstance(plan, SourcePlan) and plan.snapshot_ref == "daily-2"
-    persisted = plan.resolve("default")
+    persisted = plan.resolve("default", "m:19530")
     later = [*children, Child("daily-4", T0 + datetime.timedelta(days=3), phase="Ready")]
     kept = choose({"scheduleRef": {"name": "daily"}}, entries, later, persisted=persisted)
     assert isinstance(kept, SourcePlan) and kept.snapshot_ref == "daily-2"  # a newer run changes nothing
     none_yet = choose({"scheduleRef": {"name": "daily"}}, {}, [Child("daily-1", T0, phase="Creating")])
     assert isinstance(none_yet, Blocked) and none_yet.reason == "NoReadySnapshot"
+
+
+def test_a_source_on_another_milvus_than_the_connection_now_points_at_waits() -> None:
+    plan = choose({"snapshotRef": {"name": "nightly"}}, {"nightly": READY})
+    assert isinstance(plan, SourcePlan)
+    assert plan.elsewhere("h:19530", "MilvusConnection/ns/milvus") is None
+    moved = plan.elsewhere("other-cluster:19530", "MilvusConnection/ns/milvus")
+    assert isinstance(moved, Blocked) and moved.reason == "EndpointChanged" and moved.missing == Missing.CONNECTION
+    assert "lives on h:19530" in moved.message and moved.wake == "MilvusConnection/ns/milvus"
+
+
+def test_a_started_restore_stays_bound_to_the_endpoint_it_ran_on() -> None:
+    unmanaged = choose({"snapshotName": "legacy", "collectionName": "books", "connectionRef": {"name": "m"}})
+    assert isinstance(unmanaged, SourcePlan) and unmanaged.elsewhere("anywhere:1", "k") is None  # not known yet
+    persisted = unmanaged.resolve("default", "m:19530")  # the first resolution records where it runs
+    kept = choose(
+        {"snapshotName": "legacy", "collectionName": "books", "connectionRef": {"name": "m"}}, persisted=persisted
+    )
+    assert isinstance(kept, SourcePlan) and kept.endpoint == "m:19530"
+    assert isinstance(kept.elsewhere("n:19530", "k"), Blocked) and kept.elsewhere("m:19530", "k") is None

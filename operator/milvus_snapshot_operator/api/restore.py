@@ -149,17 +149,21 @@ class VerifySpec(Model):
     )
     indexes: bool = Field(default=True, description="Every index of the source exists on the target and is Finished.")
     search_probe: SearchProbe | None = Field(
-        default=None, description="After loading, a few searches with random vectors must return hits."
+        default=None,
+        description=(
+            "After loading, a few searches with random vectors must return hits (a search needs the target "
+            "loaded: a probe implies load, with defaults)."
+        ),
     )
 
 
 class MilvusRestoreSpec(Model):
+    """Restore a Milvus snapshot into a new collection, optionally verify and load it and point an alias at it.
+    Deleting a MilvusRestore never touches the restored collection nor the alias: both stay as they are (drop or
+    re-point them yourself, or restore again)."""
+
     model_config = Model.model_config | ConfigDict(
         json_schema_extra={
-            "description": (
-                "Deleting a MilvusRestore never touches the restored collection nor the alias: both stay as they "
-                "are (drop or re-point them yourself, or restore again)."
-            ),
             "x-kubernetes-validations": [
                 {
                     "rule": "self == oldSelf",
@@ -179,7 +183,8 @@ class MilvusRestoreSpec(Model):
     )
     target: RestoreTarget = Field(description="Where to restore to: always a new collection.")
     load: LoadSpec | None = Field(
-        default=None, description="Load the target after the job completes (implied, with defaults, by alias)."
+        default=None,
+        description="Load the target after the job completes (implied, with defaults, by alias or a searchProbe).",
     )
     verify: VerifySpec | None = Field(
         default=None,
@@ -210,8 +215,9 @@ class MilvusRestoreSpec(Model):
         default=None,
         ge=1,
         description=(
-            "The restore fails (DeadlineExceeded) if it has not finished this long after it was created. Milvus "
-            "has no cancel: a running job is still followed and its final state reported."
+            "The restore fails (DeadlineExceeded) if it has not finished (or, with cutover: Manual, reached "
+            "AwaitingCutover) this long after it was created. Milvus has no cancel: a running job is still "
+            "followed and its final state reported."
         ),
     )
     progress_deadline_seconds: int | None = Field(
@@ -227,7 +233,8 @@ class MilvusRestoreSpec(Model):
 
     @property
     def effective_load(self) -> LoadSpec | None:
-        return self.load or (LoadSpec() if self.alias else None)
+        probe = self.verify is not None and self.verify.search_probe is not None
+        return self.load or (LoadSpec() if self.alias or probe else None)
 
     @property
     def effective_verify(self) -> VerifySpec | None:
@@ -244,6 +251,13 @@ class ResolvedSource(Model):
     )
     source_row_count: int | None = Field(
         default=None, description="The source MilvusSnapshot's sourceRowCount (what verification compares to)."
+    )
+    endpoint: str | None = Field(
+        default=None,
+        description=(
+            "host:port of the Milvus the source snapshot lives on, where the restore runs; while the connection "
+            "points elsewhere the restore waits (EndpointChanged)."
+        ),
     )
 
 

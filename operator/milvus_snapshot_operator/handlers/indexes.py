@@ -23,8 +23,8 @@ from ..api import (
 from ..api.common import READY, parse_rfc3339_or_none
 from ..api.connection import PLURAL as CONNECTIONS
 from ..api.connection import MilvusConnectionSpec
+from ..api.restore import ENDED, MilvusRestoreSpec, MilvusRestoreStatus
 from ..api.restore import PLURAL as RESTORES
-from ..api.restore import MilvusRestoreSpec, MilvusRestoreStatus, RestorePhase
 from ..api.snapshot import PLURAL as SNAPSHOTS
 from ..api.snapshot import MilvusSnapshotSpec, MilvusSnapshotStatus
 from ..reconcile.entries import ConnectionEntry, RestoreEntry, SnapshotEntry
@@ -144,7 +144,7 @@ async def restores(
             schedule_ref=spec_source.schedule_ref.name if spec_source.schedule_ref and not source else None,
             target_collection=model.target.collection_name,
             target_db=current.target_db_name or model.target.db_name,
-            active=current.phase not in (RestorePhase.COMPLETED, RestorePhase.FAILED),
+            active=current.phase not in ENDED,
             started=current.intent is not None or current.job_id is not None,
             job_id=current.job_id,
         )

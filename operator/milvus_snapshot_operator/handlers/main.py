@@ -10,6 +10,7 @@ import kopf
 
 from . import __name__ as _handlers  # noqa: F401 - registers every handler
 from . import metrics
+from .runtime import settings_from_env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         metrics.parse_bind_address(args.metrics_bind_address)
-    except ValueError as exc:
-        parser.error(str(exc))
+        settings_from_env()
+    except ValueError as exc:  # pydantic's ValidationError is one too
+        parser.error(str(exc))  # exit 2 before Kopf starts: a startup handler's error would only be retried
     namespaces = args.namespace or [n for n in os.environ.get("WATCH_NAMESPACES", "").split(",") if n]
     # log_prefix=None: text lines start with [namespace/name]; JSON lines carry it under "object".
     log_format = kopf.LogFormat[args.log_format.upper()]

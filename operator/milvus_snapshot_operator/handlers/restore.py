@@ -107,6 +107,8 @@ async def _gather(
     waits = [*(wake_keys(namespace, plan.connection, found[0].spec) if found else []), any_snapshot]
     if isinstance(connected, Blocked):
         return connected, waits
+    if (moved := plan.elsewhere(connected.endpoint, key("MilvusConnection", namespace, plan.connection))) is not None:
+        return moved, waits
     gateway, pool_key = connected.gateway, f"{namespace}/{plan.connection}"
 
     async def lookup(job_id: int, db: str) -> RestoreJob | None:
@@ -116,7 +118,10 @@ async def _gather(
         entry.job_id for found_ in restores.values() for entry in found_ if entry.job_id and entry.name != name
     )
     refs = RestoreRefs(
-        source=plan.resolve(connected.db_name), connected=connected, job_lookup=lookup, claimed_jobs=claimed
+        source=plan.resolve(connected.db_name, connected.endpoint),
+        connected=connected,
+        job_lookup=lookup,
+        claimed_jobs=claimed,
     )
     return refs, waits
 

@@ -29,7 +29,6 @@ class Runtime:
 
     @classmethod
     def create(cls, config: OperatorConfig) -> Runtime:
-        """Raises ValueError for a bad MSO_ALLOWED_ENDPOINTS entry: the operator refuses to start with it."""
         kube_config = load_config()
         kube = KubeReader(kube_config)
         bus = WakeupBus()
@@ -40,7 +39,7 @@ class Runtime:
 
         return cls(
             config=config,
-            allowed=AllowedEndpoints.parse(config.allowed_endpoints.split(",")),
+            allowed=allowed_endpoints(config),
             kube=kube,
             pool=GatewayPool(),
             jobs=RestoreJobCache(config.restore_poll_seconds),
@@ -62,3 +61,19 @@ class Runtime:
         if retry == Retry.DRIFT:
             return cfg.drift_check_seconds
         return cfg.dependency_wait_seconds
+
+
+def allowed_endpoints(config: OperatorConfig) -> AllowedEndpoints:
+    """Raises ValueError naming MSO_ALLOWED_ENDPOINTS and the bad entry."""
+    try:
+        return AllowedEndpoints.parse(config.allowed_endpoints.split(","))
+    except ValueError as exc:
+        raise ValueError(f"MSO_ALLOWED_ENDPOINTS: {exc}") from None
+
+
+def settings_from_env() -> OperatorConfig:
+    """The MSO_* settings, checked before Kopf starts (main.py): a bad value makes the process exit 2 with a
+    message naming the variable, instead of a startup handler Kopf would retry forever."""
+    config = OperatorConfig.from_env()
+    allowed_endpoints(config)
+    return config

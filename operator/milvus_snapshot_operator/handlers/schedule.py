@@ -73,13 +73,13 @@ async def schedule_daemon(
             await runtime.kube.delete_snapshot(namespace, pruned)
         except ApiException as exc:
             errors.append(f"{pruned}: {exc.status} {exc.reason}")
-    record_prune_failures(plan, errors)
+    record_prune_failures(plan, errors, inputs.status.retention.errors if inputs.status.retention else [])
     for child in plan.create:
         try:
             await runtime.kube.create_snapshot(namespace, child.body)
         except ApiException as exc:
-            event = run_failed(child, f"{exc.status} {exc.reason}")
-            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+            if (event := run_failed(child, f"{exc.status} {exc.reason}", state.failures)) is not None:
+                kopf.event(body, type=event.type, reason=event.reason, message=event.message)
             state.failures += 1
             raise engine.Requeue(runtime.delay(Retry.BACKOFF, state.failures)) from None
     state.failures = 0

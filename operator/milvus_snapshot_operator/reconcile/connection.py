@@ -21,7 +21,6 @@ _ANSWERS = {
     ErrorKind.DATABASE_NOT_FOUND: "DatabaseNotFound",
     ErrorKind.TLS: "TLSHandshakeFailed",
     ErrorKind.TLS_MISMATCH: "TLSMismatch",
-    ErrorKind.INVALID_ENDPOINT: "InvalidTLSConfig",
 }
 
 
@@ -39,10 +38,7 @@ async def probe_connection(inp: ConnectionInputs) -> Outcome[MilvusConnectionSta
     refs = inp.refs
     if isinstance(refs, Invalid):
         status.endpoint = None
-        first = previous is None or previous.reason != refs.reason
-        status.mark_stalled(refs.reason, refs.message, inp.generation, inp.now)
-        # Stalled until the spec (or the operator's settings) change: wait for that, never give up.
-        return Outcome(status, Retry.DEPENDENCY, [Event("Warning", refs.reason, refs.message)] if first else [])
+        return _stalled(inp, status, refs)
     if isinstance(refs, Blocked):
         return _not_ready(inp, status, refs.reason, refs.message, Retry.DEPENDENCY, refs.wake)
     status.endpoint = refs.uri or refs.endpoint
@@ -51,6 +47,8 @@ async def probe_connection(inp: ConnectionInputs) -> Outcome[MilvusConnectionSta
         status.server_version = await refs.gateway.server_version()
         await refs.gateway.check_snapshot_support()
     except MilvusError as exc:
+        if exc.kind == ErrorKind.INVALID_ENDPOINT:  # the client refused its TLS settings only when called
+            return _stalled(inp, status, Invalid("InvalidTLSConfig", exc.message))
         reason = _ANSWERS.get(exc.kind) or ("InternalError" if exc.kind == ErrorKind.INTERNAL else "Unreachable")
         when = Retry.SLOW if exc.kind in _ANSWERS else RETRIED.get(exc.kind, ("", Retry.BACKOFF))[1]
         return _not_ready(inp, status, reason, exc.message, when, None, exc.code)
@@ -60,6 +58,16 @@ async def probe_connection(inp: ConnectionInputs) -> Outcome[MilvusConnectionSta
     if previous is not None and previous.status != "True":
         events.append(Event("Normal", "ConnectionEstablished", message))
     return Outcome(status, Retry.DRIFT, events)
+
+
+def _stalled(
+    inp: ConnectionInputs, status: MilvusConnectionStatus, invalid: Invalid
+) -> Outcome[MilvusConnectionStatus]:
+    """Stalled until the spec (or the operator's settings) change: wait for that, never give up."""
+    previous = status.condition(READY)
+    first = previous is None or previous.reason != invalid.reason
+    status.mark_stalled(invalid.reason, invalid.message, inp.generation, inp.now)
+    return Outcome(status, Retry.DEPENDENCY, [Event("Warning", invalid.reason, invalid.message)] if first else [])
 
 
 def _not_ready(

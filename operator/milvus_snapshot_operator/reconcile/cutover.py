@@ -179,6 +179,9 @@ async def cutover(step: Step, status: MilvusRestoreStatus) -> Outcome[MilvusRest
         # Recorded before the switch: after a crash the alias already points at the target, and this is the
         # only place that knows where it pointed before.
         record.previous_collection = current if current != step.target else record.previous_collection
+        # A rollback annotation already there (copied with a manifest, or set early) asks for nothing: only a
+        # value set after the switch rolls back.
+        record.last_rollback = step.rollback_request
         status.phase = RestorePhase.CUTTING_OVER
         status.intent = Intent(operation=ALTER_ALIAS, time=rfc3339(step.now))
         status.mark_progressing(

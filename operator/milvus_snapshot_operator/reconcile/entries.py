@@ -50,7 +50,7 @@ class RestoreEntry:
     schedule_ref: str | None  # restores the newest Ready snapshot of this schedule (not resolved yet)
     target_collection: str
     target_db: str | None  # spec, else the resolved one
-    active: bool  # not Completed nor Failed: it may still call Milvus or start a job
+    active: bool  # not ended (Completed, RolledBack, Failed): it may still start a job or switch an alias
     started: bool = False  # intent recorded or job started: Milvus work is under way
     job_id: int | None = None
 

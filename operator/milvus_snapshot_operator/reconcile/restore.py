@@ -17,7 +17,7 @@ import datetime
 from collections.abc import Awaitable, Callable
 
 from ..api.common import Intent, parse_rfc3339, parse_rfc3339_or_none, rfc3339
-from ..api.restore import ENDED, MilvusRestoreSpec, MilvusRestoreStatus, ResolvedSource, RestorePhase
+from ..api.restore import ENDED, Cutover, MilvusRestoreSpec, MilvusRestoreStatus, ResolvedSource, RestorePhase
 from ..milvus.gateway import RESTORE_COMPLETED, RESTORE_FAILED, ErrorKind, MilvusError, MilvusGateway, RestoreJob
 from . import cutover
 from .milvus_errors import UNKNOWN_OUTCOME, retry, retry_or_fail
@@ -84,7 +84,11 @@ async def _step(inp: RestoreInputs, status: MilvusRestoreStatus) -> Outcome[Milv
     status.target_collection_name = inp.spec.target.collection_name
     started = status.job_id is not None or status.intent is not None
     ended = status.phase in ENDED
-    if not ended and (late := _past_deadline(inp, status)) is not None:
+    # After the intent and before a job ID, a restore call's outcome is not known: its job, if it started, must
+    # be adopted first, or it would run unfollowed (and onFailure could not drop its target). _start_or_adopt
+    # applies the deadline once the job is known absent.
+    call_unresolved = status.intent is not None and status.job_id is None
+    if not ended and not call_unresolved and (late := _past_deadline(inp, status)) is not None:
         return _fail(inp, status, "DeadlineExceeded", late)
     if isinstance(inp.refs, SourceFailed) and not started:
         return _fail(inp, status, "SourceSnapshotFailed", inp.refs.message)
@@ -137,6 +141,8 @@ def _progress_marks(status: MilvusRestoreStatus) -> tuple[object, ...]:
 def _past_deadline(inp: RestoreInputs, status: MilvusRestoreStatus) -> str | None:
     spec = inp.spec
     if status.phase == RestorePhase.AWAITING_CUTOVER:  # done with Milvus; waiting for a person is not stuck
+        return None
+    if status.phase == RestorePhase.CUTTING_OVER and spec.cutover == Cutover.MANUAL:  # the person has acted
         return None
     if spec.active_deadline_seconds is not None and inp.created_at is not None:
         limit = datetime.timedelta(seconds=spec.active_deadline_seconds)
@@ -217,6 +223,9 @@ async def _start_or_adopt(
             f"(finished jobs are forgotten after about 3 hours); the target collection {rows}. "
             "Not re-running: inspect the target, drop it and create a new MilvusRestore to retry",
         )
+    if (late := _past_deadline(inp, status)) is not None:  # no job, no target: nothing started, nothing to follow
+        status.intent = None
+        return _fail(inp, status, "DeadlineExceeded", late)
     try:
         job_id = await gw.restore_snapshot(source.snapshot_name, source.collection_name, source.db_name, target, db)
     except MilvusError as exc:

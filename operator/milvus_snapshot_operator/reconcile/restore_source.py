@@ -30,7 +30,9 @@ class SourcePlan:
     endpoint: str | None = None  # where the source MilvusSnapshot lives, when known
     source_row_count: int | None = None
 
-    def resolve(self, connection_db: str) -> ResolvedSource:
+    def resolve(self, connection_db: str, connection_endpoint: str) -> ResolvedSource:
+        """With the connection resolved: its database unless the source names one, and where the restore runs
+        (the source snapshot's endpoint; for a snapshotName, the connection's at the first resolution)."""
         return ResolvedSource(
             snapshot_name=self.snapshot_name,
             collection_name=self.collection_name,
@@ -38,7 +40,20 @@ class SourcePlan:
             connection=self.connection,
             snapshot_ref=self.snapshot_ref,
             source_row_count=self.source_row_count,
+            endpoint=self.endpoint or connection_endpoint,
         )
+
+    def elsewhere(self, connection_endpoint: str, wake: str) -> Blocked | None:
+        """The connection points at another Milvus than the one the source lives on (repointed since the
+        snapshot was made, or since this restore started): wait rather than restore, follow or switch an alias
+        on the wrong cluster. Repointing the connection back resumes it."""
+        if self.endpoint is None or self.endpoint == connection_endpoint:
+            return None
+        message = (
+            f"MilvusConnection {self.connection!r} now points at {connection_endpoint}, but the source snapshot "
+            f"{self.snapshot_name!r} lives on {self.endpoint}: nothing is done against another Milvus"
+        )
+        return Blocked(Missing.CONNECTION, "EndpointChanged", message, wake)
 
 
 def choose_source(
@@ -57,6 +72,7 @@ def choose_source(
             collection_name=persisted.collection_name,
             db_name=persisted.db_name,
             snapshot_ref=persisted.snapshot_ref,
+            endpoint=persisted.endpoint,
             source_row_count=persisted.source_row_count,
         )
     if source.snapshot_name is not None:

@@ -248,13 +248,18 @@ def _retain(inp: ScheduleInputs, plan: Plan, owned: list[Child], zone: zoneinfo.
     plan.wake_at = next_run if plan.wake_at is None else min(plan.wake_at, next_run)
 
 
-def record_prune_failures(plan: Plan, errors: list[str]) -> None:
-    """Deletions the handler could not make (API errors, one line each): in status and one Warning."""
+def record_prune_failures(plan: Plan, errors: list[str], previous: list[str]) -> None:
+    """Deletions the handler could not make (API errors, one line each): in status, and a Warning when they
+    differ from the last recorded ones (`previous`): the same failure re-planned is not posted again."""
     if errors and plan.status.retention is not None:
         plan.status.retention.errors = errors
-        plan.events.append(Event("Warning", "RetentionFailed", "; ".join(errors)))
+        if errors != previous:
+            plan.events.append(Event("Warning", "RetentionFailed", "; ".join(errors)))
 
 
-def run_failed(child: NewChild, error: str) -> Event:
-    """A run's MilvusSnapshot could not be created: nothing is recorded, the same run is retried."""
+def run_failed(child: NewChild, error: str, earlier_failures: int) -> Event | None:
+    """A run's MilvusSnapshot could not be created: nothing is recorded, the same run is retried with backoff.
+    One Warning when a streak of failures begins (`earlier_failures` == 0), not one per retry."""
+    if earlier_failures:
+        return None
     return Event("Warning", "RunFailed", f"could not create MilvusSnapshot {child.name!r}: {error}")
