@@ -60,6 +60,7 @@ async def snapshots(
     """(namespace, name) -> each MilvusSnapshot: restores wait on it, its connection's finalizer too."""
     model = parse(MilvusSnapshotSpec, spec)
     current = parse(MilvusSnapshotStatus, status)
+    ready = current.condition(READY)
     return {
         (namespace, name): SnapshotEntry(
             name=name,
@@ -73,6 +74,9 @@ async def snapshots(
             needs_drop=needs_drop(model, current),
             source_row_count=current.source_row_count,
             deleting=bool(meta.get("deletionTimestamp")),
+            ready=ready.status if ready else None,
+            ready_reason=ready.reason if ready else None,
+            last_verified_time=parse_rfc3339_or_none(current.last_verified_time),
         )
     }
 

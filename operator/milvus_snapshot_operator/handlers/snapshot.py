@@ -1,4 +1,5 @@
-"""MilvusSnapshot: a daemon drives creation and drift checks; the finalizer drops per deletionPolicy."""
+"""MilvusSnapshot: a daemon drives creation and returns once the snapshot is made (drift checks are then one
+operator-level timer's, handlers/drift.py); the finalizer drops per deletionPolicy."""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ from ..api.snapshot import PLURAL, MilvusSnapshotSpec, MilvusSnapshotStatus
 from ..milvus.pymilvus_gateway import PymilvusGateway
 from ..reconcile.endpoints import EndpointError, parse_uri
 from ..reconcile.entries import ConnectionEntry
+from ..reconcile.outcome import Retry
 from ..reconcile.refs import Blocked, Connected, Missing
-from ..reconcile.snapshot import DeletionInputs, SnapshotInputs, delete_snapshot, needs_drop, reconcile_snapshot
+from ..reconcile.snapshot import (
+    DeletionInputs,
+    SnapshotInputs,
+    delete_snapshot,
+    needs_drop,
+    reconcile_snapshot,
+    settled,
+)
 from . import engine
 from .common import by_name, now, parse
 from .resolve import connection_key, resolve_connection, wake_keys
@@ -37,6 +46,8 @@ async def snapshot_daemon(
     runtime, state = runtime_of(memo), state_of(memo)
     model = parse(MilvusSnapshotSpec, spec)
     current = parse(MilvusSnapshotStatus, status)
+    if settled(current):  # made earlier (e.g. before a restart): drift checks are handlers/drift.py's
+        return
     # Trust our own just-recorded intent only if it is what the API server has now (the patch landed).
     recorded, state.recorded_intent = state.recorded_intent, None
     fresh = recorded is not None and current.intent is not None and current.intent.time == recorded
@@ -57,6 +68,10 @@ async def snapshot_daemon(
     )
     if outcome.status.intent is not None and current.intent is None:
         state.recorded_intent = outcome.status.intent.time
+    if outcome.retry == Retry.DRIFT and settled(outcome.status):
+        engine.apply(outcome, body, patch, memo)  # Kopf writes it as the daemon returns, and keeps no task
+        state.failures = 0
+        return
     engine.settle(outcome, body=body, patch=patch, memo=memo, waits=waits)
 
 
