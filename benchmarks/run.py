@@ -526,7 +526,7 @@ def snapshots_indexed(op: OperatorProcess) -> int:
     return int(sum(float(v) for v in found))
 
 
-def bench_scale(b: Bench, counts: tuple[int, ...], heap: bool, restart: bool) -> None:
+def bench_scale(b: Bench, counts: tuple[int, ...], heap: bool, restart: bool, curve: Path) -> None:
     """e: snapshots over 50 collections, grown step by step; f: a restart with all of them."""
     if b.operator:
         b.delete_all(f"{RESTORES},{SNAPSHOTS}")
@@ -561,6 +561,7 @@ def bench_scale(b: Bench, counts: tuple[int, ...], heap: bool, restart: bool) ->
         report(f"e: operator RSS with {count + 1} resources, settled", f"{rss:.0f} MB",
                f"peak {rss_mb(op.proc.pid, 'VmHWM'):.0f} MB; target <= 350 MB at 10k")  # fmt: skip
         made = count
+        curve.write_text(json.dumps(points, indent=1) + "\n")  # kept step by step: a long run may be cut short
         if heap and isinstance(op, HeapProbeOperator):
             print(op.heap_report(), flush=True)
     cpu0, t_idle, rpc0, writes0 = cpu_seconds(op.proc.pid), time.monotonic(), b.milvus.counters(), api_writes(b)
@@ -575,7 +576,8 @@ def bench_scale(b: Bench, counts: tuple[int, ...], heap: bool, restart: bool) ->
            ", ".join(f"{k} {v / intervals:.0f}" for k, v in sorted(rpcs.items())))  # fmt: skip
     report("e: Kubernetes writes per drift interval, settled",
            f"{sum(delta(api_writes(b), writes0).values()) / intervals:.0f}")  # fmt: skip
-    write_rss_curve(points)
+    if curve == RSS_JSON:
+        draw_rss_curve(points)
     if not restart:
         return
     op.stop()
@@ -605,9 +607,8 @@ RSS_JSON = REPO / "benchmarks" / "rss.json"
 RSS_PNG = REPO / "benchmarks" / "rss.png"
 
 
-def write_rss_curve(points: list[dict[str, float]]) -> None:
-    """Record this run's RSS curve and draw it, with the curve recorded before the change (rss-before.json)."""
-    RSS_JSON.write_text(json.dumps(points, indent=1) + "\n")
+def draw_rss_curve(points: list[dict[str, float]]) -> None:
+    """Draw this run's RSS curve, with the one recorded before the change (rss-before.json) if there is one."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -651,6 +652,7 @@ def main() -> int:
     parser.add_argument("--cp-runs", type=int, default=3)
     parser.add_argument("--scale", default=",".join(map(str, SCALE_COUNTS)), help="e: snapshot counts, ascending")
     parser.add_argument("--heap", action="store_true", help="e: operator under tracemalloc, heap report per step")
+    parser.add_argument("--rss-json", type=Path, default=RSS_JSON, help="e: where the RSS curve is recorded")
     args = parser.parse_args()
     only = set(args.only.split(","))
     with tempfile.TemporaryDirectory(prefix="mso-bench-") as tmp:
@@ -678,7 +680,7 @@ def main() -> int:
                     bench_metrics_rss(b, args.resources)
                 if "e" in only:
                     counts = tuple(int(c) for c in args.scale.split(","))
-                    bench_scale(b, counts, heap=args.heap, restart="f" in only)
+                    bench_scale(b, counts, heap=args.heap, restart="f" in only, curve=args.rss_json)
             finally:
                 b.close()
         if "secrets" in only:

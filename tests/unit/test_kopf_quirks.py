@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from typing import Any
 
 import kopf
 from kopf._core.actions import execution
@@ -35,3 +36,61 @@ def test_no_diff_base_fits_kopfs_storage_interface() -> None:
     assert storage.build(body=body) == {} and storage.fetch(body=body) is None
     abstract = getattr(kopf.DiffBaseStorage, "__abstractmethods__", frozenset())
     assert abstract <= {"build", "fetch", "store"}, abstract
+
+
+async def test_the_body_of_an_object_whose_daemons_all_exited_is_not_kept() -> None:
+    """Kopf (the pinned version) re-attaches the body on the next event; with the quirk it is dropped again,
+    while an object with a running daemon keeps it."""
+    from kopf._core.engines import daemons, indexing
+    from kopf._core.intents import causes, registries
+    from kopf._core.reactor import inventory, processing
+
+    from milvus_snapshot_operator.handlers.kopf_quirks import release_bodies_of_finished_daemons
+
+    original = processing.process_spawning_cause
+    release_bodies_of_finished_daemons()
+    release_bodies_of_finished_daemons()  # idempotent: wrapped once
+    try:
+        wrapped = processing.process_spawning_cause
+        assert getattr(wrapped, "releases_bodies", False) and wrapped.__wrapped__ is original  # type: ignore[attr-defined]
+        registry = registries.OperatorRegistry()
+        settings = kopf.OperatorSettings()
+        resource = kopf.Resource("snapshot.milvus.io", "v1alpha1", "milvussnapshots")
+        body = kopf.Body({"metadata": {"name": "s", "namespace": "ns", "uid": "u"}, "spec": {}})
+        cause = causes.SpawningCause(
+            resource=resource, indices=indexing.OperatorIndexers().indices, logger=logging.getLogger("t"), patch=kopf.Patch(),
+            body=body, memo=kopf.Memo(), reset=False,
+        )  # fmt: skip
+        memory = inventory.ResourceMemory()
+        memory.daemons_memory.forever_stopped.add(kopf.HandlerId("snapshot_daemon"))
+        await processing.process_spawning_cause(
+            registry=registry, settings=settings, memory=memory, cause=cause, operator_paused=None
+        )
+        assert memory.daemons_memory.live_fresh_body is None
+        assert daemons.DaemonsMemory().live_fresh_body is None  # the field the quirk clears still exists
+    finally:
+        processing.process_spawning_cause = original
+
+
+async def test_an_object_with_a_running_daemon_keeps_its_body(monkeypatch: Any) -> None:
+    from kopf._core.reactor import inventory, processing
+
+    from milvus_snapshot_operator.handlers.kopf_quirks import release_bodies_of_finished_daemons
+
+    body = kopf.Body({"metadata": {"name": "s"}})
+
+    async def kopfs(*, memory: inventory.ResourceMemory, **_: object) -> list[float]:
+        memory.daemons_memory.live_fresh_body = body  # what Kopf does on every event
+        return []
+
+    monkeypatch.setattr(processing, "process_spawning_cause", kopfs)
+    release_bodies_of_finished_daemons()
+    running = inventory.ResourceMemory()
+    running.daemons_memory.running_daemons[kopf.HandlerId("x")] = object()  # type: ignore[assignment]
+    running.daemons_memory.forever_stopped.add(kopf.HandlerId("y"))
+    fresh = inventory.ResourceMemory()  # never had a daemon exit: nothing to release
+    for memory in (running, fresh):
+        await processing.process_spawning_cause(
+            registry=None, settings=None, memory=memory, cause=None, operator_paused=None
+        )
+        assert memory.daemons_memory.live_fresh_body is body

@@ -29,6 +29,7 @@ from ..reconcile.snapshot import DriftCheck, Listing, SnapshotInputs, drift_chec
 from ..reconcile.snapshot import settled as settled_status
 from .common import by_name, now, parse
 from .engine import merge_patch
+from .kopf_quirks import release_bodies_of_finished_daemons
 from .resolve import connection_key, resolve_connection, wake_keys
 from .runtime import Runtime
 from .state import runtime_of
@@ -254,6 +255,7 @@ async def start_drift_checks(
 ) -> None:
     if "runtime" not in memo:  # startup.configure makes it; Kopf retries this handler after it
         raise kopf.TemporaryError("waiting for the runtime", delay=0.1)
+    release_bodies_of_finished_daemons()  # a settled snapshot keeps neither a task nor its body in Kopf
     checks = DriftChecks(runtime_of(memo), snapshots, connections, settings)
     memo["drift_checks"] = asyncio.create_task(checks.run(), name="drift checks")
 

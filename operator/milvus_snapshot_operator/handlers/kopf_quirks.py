@@ -1,11 +1,17 @@
 """Where the operator depends on Kopf's internals rather than its API, in one place, tested against the pinned
-Kopf (tests/unit/test_kopf_quirks.py): the text of Kopf's log lines, and the diff-base storage hook."""
+Kopf (tests/unit/test_kopf_quirks.py): the text of Kopf's log lines, the diff-base storage hook, and the body
+Kopf keeps for daemons that have exited."""
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Collection
 
 import kopf
+from kopf._cogs.aiokits import aiotoggles
+from kopf._core.intents import causes, registries
+from kopf._core.reactor import inventory, processing
 
 # Requeue (handlers/engine.py) is a kopf.TemporaryError whose message starts with this.
 REQUEUE_MARK = "requeue in "
@@ -47,3 +53,33 @@ def quiet_kopf() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, QuietRequeues) for f in logger.filters):
             logger.addFilter(QuietRequeues())
+
+
+def release_bodies_of_finished_daemons() -> None:
+    """Kopf keeps each object's latest body for its daemons (`daemons_memory.live_fresh_body`); it drops it when
+    the object's daemons have all exited for good, but puts it back on the object's next watch event, and keeps
+    it until the operator stops. A settled MilvusSnapshot's daemon has exited (handlers/snapshot.py), so without
+    this every snapshot would keep a full copy of its body (about 12 KB of Python objects) for nothing.
+    Idempotent; wraps `processing.process_spawning_cause`, which `process_resource_causes` looks up per call."""
+    original = processing.process_spawning_cause
+    if getattr(original, "releases_bodies", False):
+        return
+
+    @functools.wraps(original)
+    async def process_spawning_cause(
+        registry: registries.OperatorRegistry,
+        settings: kopf.OperatorSettings,
+        memory: inventory.ResourceMemory,
+        cause: causes.SpawningCause,
+        operator_paused: aiotoggles.ToggleSet | None,
+    ) -> Collection[float]:
+        delays = await original(
+            registry=registry, settings=settings, memory=memory, cause=cause, operator_paused=operator_paused
+        )
+        daemons = memory.daemons_memory
+        if daemons.forever_stopped and not daemons.running_daemons:
+            daemons.live_fresh_body = None  # nobody can read it: no daemon runs, none will be spawned again
+        return delays
+
+    process_spawning_cause.releases_bodies = True  # type: ignore[attr-defined]
+    processing.process_spawning_cause = process_spawning_cause
