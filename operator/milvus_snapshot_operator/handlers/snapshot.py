@@ -70,7 +70,9 @@ async def snapshot_daemon(
         state.recorded_intent = outcome.status.intent.time
     if outcome.retry == Retry.DRIFT and settled(outcome.status):
         engine.apply(outcome, body, patch, memo)  # Kopf writes it as the daemon returns, and keeps no task
-        state.failures = 0
+        # Nothing of the step is kept: a finalizer reads the body (Ready, or Creating with the intent: either way
+        # it checks Milvus before it lets go), and drift checks are handlers/drift.py's.
+        state.failures, state.latest_status, state.expected_status = 0, None, None
         return
     engine.settle(outcome, body=body, patch=patch, memo=memo, waits=waits)
 
