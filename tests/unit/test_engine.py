@@ -200,3 +200,17 @@ async def test_a_subscription_nobody_waits_for_goes_with_its_daemon() -> None:
     bus.notify("MilvusConnection/ns/milvus")
     assert list(bus._waiters) == ["Secret/ns/creds"]
     assert list(bus._waiters["Secret/ns/creds"]) == [kept]
+
+
+async def test_the_first_write_waits_for_kopfs_finalizer() -> None:
+    body: dict[str, Any] = {"metadata": {"name": "s"}}
+
+    async def kopf_adds_it() -> None:
+        await asyncio.sleep(0.1)
+        body["metadata"]["finalizers"] = ["other.io/x", "snapshot.milvus.io/finalizer"]
+
+    adding = asyncio.create_task(kopf_adds_it())
+    await engine.finalizer_in_place(body, stopped=False)
+    assert "snapshot.milvus.io/finalizer" in body["metadata"]["finalizers"]
+    await adding
+    await engine.finalizer_in_place({"metadata": {}}, stopped=True)  # a stopping daemon does not wait

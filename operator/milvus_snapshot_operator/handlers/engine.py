@@ -17,6 +17,7 @@ import kopf
 from pydantic import BaseModel
 
 from .. import metrics
+from ..api import FINALIZER
 from ..reconcile.outcome import Outcome, Retry
 from .kopf_quirks import REQUEUE_MARK
 from .state import JsonDict, ResourceState, runtime_of, state_of
@@ -97,6 +98,23 @@ async def catch_up(state: ResourceState, body: Mapping[str, object], stopped: ko
     expected, state.expected_status = state.expected_status, None
     deadline = asyncio.get_running_loop().time() + CATCH_UP_SECONDS
     while expected is not None and not contains(dict(_mapping(body.get("status"))), expected):
+        if stopped or asyncio.get_running_loop().time() > deadline:
+            return
+        await asyncio.sleep(0.02)
+
+
+async def finalizer_in_place(
+    body: Mapping[str, object], stopped: kopf.DaemonStopped | bool, finalizer: str = FINALIZER
+) -> None:
+    """Wait (briefly) until the live body shows Kopf's finalizer, before a step's first write.
+
+    Kopf adds the finalizer with a JSON patch that tests the resourceVersion, at the same moment it starts the
+    daemon; a status patch of ours landing first made that test fail, and Kopf retried on the next event (one to
+    three extra PATCHes per new object). Waiting for it also means no Milvus call is ever made for an object
+    whose deletion would not come back to us.
+    """
+    deadline = asyncio.get_running_loop().time() + CATCH_UP_SECONDS
+    while finalizer not in _strings(_mapping(body.get("metadata")).get("finalizers")):
         if stopped or asyncio.get_running_loop().time() > deadline:
             return
         await asyncio.sleep(0.02)
@@ -184,6 +202,10 @@ async def finalizer_wait(memo: kopf.Memo, keys: list[str], seconds: float, *, st
 def latest_status(memo: kopf.Memo, body: kopf.Body) -> Mapping[str, object]:
     """The freshest status we know: what this process last wrote, else the body's (after a restart)."""
     return state_of(memo).latest_status or _mapping(body.get("status"))
+
+
+def _strings(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def _mapping(value: object) -> Mapping[str, object]:

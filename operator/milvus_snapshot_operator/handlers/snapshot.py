@@ -40,6 +40,7 @@ async def snapshot_daemon(
     meta: kopf.Meta,
     patch: kopf.Patch,
     memo: kopf.Memo,
+    stopped: kopf.DaemonStopped,
     connections: Connections,
     **_: object,
 ) -> None:
@@ -48,6 +49,8 @@ async def snapshot_daemon(
     current = parse(MilvusSnapshotStatus, status)
     if settled(current):  # made earlier (e.g. before a restart): drift checks are handlers/drift.py's
         return
+    if current.intent is None:
+        await engine.finalizer_in_place(body, stopped)
     # Trust our own just-recorded intent only if it is what the API server has now (the patch landed).
     recorded, state.recorded_intent = state.recorded_intent, None
     fresh = recorded is not None and current.intent is not None and current.intent.time == recorded
