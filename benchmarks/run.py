@@ -147,22 +147,24 @@ class Bench:
 
         api = client.CustomObjectsApi(config.new_client_from_config(str(self.cp.kubeconfig)))  # type: ignore[no-untyped-call]
         ready: set[str] = set()
-        stream = watch.Watch()  # type: ignore[no-untyped-call]
-        for event in stream.stream(  # type: ignore[no-untyped-call]
-            api.list_namespaced_custom_object,
-            "snapshot.milvus.io",
-            "v1alpha1",
-            NS,
-            plural,
-            timeout_seconds=int(timeout),
-        ):
-            obj = event["object"]
-            conditions = (obj.get("status") or {}).get("conditions", [])
-            if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
-                ready.add(obj["metadata"]["name"])
-            if len(ready) >= count:
-                stream.stop()  # type: ignore[no-untyped-call]
-                return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:  # a watch the server ends early (it may) is opened again
+            stream = watch.Watch()  # type: ignore[no-untyped-call]
+            for event in stream.stream(  # type: ignore[no-untyped-call]
+                api.list_namespaced_custom_object,
+                "snapshot.milvus.io",
+                "v1alpha1",
+                NS,
+                plural,
+                timeout_seconds=int(max(1, min(600, deadline - time.monotonic()))),
+            ):
+                obj = event["object"]
+                conditions = (obj.get("status") or {}).get("conditions", [])
+                if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+                    ready.add(obj["metadata"]["name"])
+                if len(ready) >= count:
+                    stream.stop()  # type: ignore[no-untyped-call]
+                    return
         raise TimeoutError(f"{len(ready)}/{count} {plural} Ready after {timeout:.0f}s")
 
     def delete_all(self, kinds: str) -> None:
@@ -659,11 +661,13 @@ def main() -> int:
     parser.add_argument("--cp-runs", type=int, default=3)
     parser.add_argument("--scale", default=",".join(map(str, SCALE_COUNTS)), help="e: snapshot counts, ascending")
     parser.add_argument("--heap", action="store_true", help="e: operator under tracemalloc, heap report per step")
+    parser.add_argument("--work", type=Path, default=None, help="keep logs and state here (default: a temp dir)")
     parser.add_argument("--rss-json", type=Path, default=RSS_JSON, help="e: where the RSS curve is recorded")
     args = parser.parse_args()
     only = set(args.only.split(","))
     with tempfile.TemporaryDirectory(prefix="mso-bench-") as tmp:
-        work = Path(tmp)
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         if "cp" in only:
             bench_control_plane(work, args.cp_runs)
         if "d" in only:

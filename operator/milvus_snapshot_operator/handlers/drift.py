@@ -28,7 +28,7 @@ from ..reconcile.refs import Blocked, Connected
 from ..reconcile.snapshot import DriftCheck, Listing, SnapshotInputs, drift_check, list_snapshots, reconcile_snapshot
 from ..reconcile.snapshot import settled as settled_status
 from .common import by_name, now, parse
-from .engine import merge_patch
+from .engine import Requeue, merge_patch
 from .kopf_quirks import release_bodies_of_finished_daemons
 from .resolve import connection_key, resolve_connection, wake_keys
 from .runtime import Runtime
@@ -253,8 +253,8 @@ async def start_drift_checks(
     connections: kopf.Index[Key, ConnectionEntry],
     **_: object,
 ) -> None:
-    if "runtime" not in memo:  # startup.configure makes it; Kopf retries this handler after it
-        raise kopf.TemporaryError("waiting for the runtime", delay=0.1)
+    if "runtime" not in memo:  # startup.configure makes it; Kopf runs this handler again after it
+        raise Requeue(0.1)
     release_bodies_of_finished_daemons()  # a settled snapshot keeps neither a task nor its body in Kopf
     checks = DriftChecks(runtime_of(memo), snapshots, connections, settings)
     memo["drift_checks"] = asyncio.create_task(checks.run(), name="drift checks")
