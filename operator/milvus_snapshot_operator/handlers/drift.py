@@ -40,7 +40,8 @@ logger = logging.getLogger(__name__)
 LIST_CONCURRENCY = 8  # ListSnapshots in flight at once during a sweep
 WRITE_CONCURRENCY = 4  # API reads and status patches in flight at once (they share the API server with Kopf)
 INDEX_STABLE_SECONDS = 3.0  # the first sweep waits until the index stops growing (the initial listing is in)
-WAKE_DEBOUNCE_SECONDS = 1.0  # after a wake-up, let a burst of changes land before sweeping
+WAKE_DEBOUNCE_SECONDS = 1.0
+BATCH = 64  # after a wake-up, let a burst of changes land before sweeping
 
 
 @dataclasses.dataclass
@@ -158,19 +159,27 @@ class DriftChecks:
             await asyncio.gather(*(listing(db, collection) for db, collection in wanted))
             done.listings += len(wanted)
         checked = now()
-        work = []
+        refresh: list[str] = []
+        recheck: list[tuple[str, Listing | None]] = []
         for name, entry in items:
             listed = None
             if isinstance(refs, Connected):
                 listed = listings.get((entry.db_name or refs.db_name, entry.collection_name))
             verdict = drift_check(entry, refs, listed, checked)
             if verdict == DriftCheck.REFRESH:
-                done.refreshed += 1
-                work.append(self._refresh(namespace, name, rfc3339(checked)))
+                refresh.append(name)
             elif verdict == DriftCheck.RECONCILE:
-                done.reconciled += 1
-                work.append(self._reconcile(namespace, name, refs, listed, done))
-        await asyncio.gather(*work)
+                recheck.append((name, listed))
+        done.refreshed += len(refresh)
+        done.reconciled += len(recheck)
+        verified = rfc3339(checked)
+        # In batches: an hourly refresh of thousands of snapshots made in the same hour must not become thousands
+        # of tasks at once (their writes go WRITE_CONCURRENCY at a time anyway).
+        for start in range(0, len(refresh), BATCH):
+            await asyncio.gather(*(self._refresh(namespace, n, verified) for n in refresh[start : start + BATCH]))
+        for start in range(0, len(recheck), BATCH):
+            batch = recheck[start : start + BATCH]
+            await asyncio.gather(*(self._reconcile(namespace, n, refs, listed, done) for n, listed in batch))
 
     async def _refresh(self, namespace: str, name: str, verified: str) -> None:
         async with self._writes:
