@@ -28,10 +28,11 @@ from ..reconcile.refs import Blocked, Connected
 from ..reconcile.snapshot import DriftCheck, Listing, SnapshotInputs, drift_check, list_snapshots, reconcile_snapshot
 from ..reconcile.snapshot import settled as settled_status
 from .common import by_name, now, parse
-from .engine import Requeue, merge_patch
+from .engine import merge_patch
 from .kopf_quirks import release_bodies_of_finished_daemons
 from .resolve import connection_key, resolve_connection, wake_keys
 from .runtime import Runtime
+from .startup import configure  # noqa: F401 - registered first: Kopf runs startup handlers in that order
 from .state import runtime_of
 
 Key = tuple[str, str]
@@ -77,8 +78,8 @@ class DriftChecks:
 
     async def run(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         interval = self.runtime.config.drift_check_seconds
-        await self._index_settled(sleep, limit=interval)
-        first = True
+        await self._index_filled(sleep, limit=interval)
+        logged = -1
         while True:
             wake = self.runtime.bus.subscribe(self._wake_keys())  # changes during the sweep count too
             try:
@@ -86,7 +87,9 @@ class DriftChecks:
             except Exception:  # never let one bad sweep end drift checks for good
                 logger.exception("drift sweep failed")
                 done = Sweep()
-            log = logger.info if first else logger.debug
+            # INFO when the number checked changed (the first sweep after a start, a burst made Ready), else DEBUG.
+            log = logger.info if done.snapshots != logged else logger.debug
+            logged = done.snapshots
             log(
                 "drift sweep: %d snapshots, %d listings, %d refreshed, %d re-checked, %d changed in %.1f s",
                 done.snapshots,
@@ -96,19 +99,19 @@ class DriftChecks:
                 done.changed,
                 done.seconds,
             )
-            first = False
             await self.runtime.bus.wait(wake, interval)
             if wake.is_set():
                 await sleep(WAKE_DEBOUNCE_SECONDS)
 
-    async def _index_settled(self, sleep: Callable[[float], Awaitable[None]], limit: float) -> None:
-        """Until the snapshots index stops growing (Kopf's initial listing has been indexed), at most `limit`."""
+    async def _index_filled(self, sleep: Callable[[float], Awaitable[None]], limit: float) -> None:
+        """Until Kopf's initial listing is in the snapshots index (it has entries and stopped growing), at most
+        `limit`: the first sweep after a start then looks at every snapshot once, with one listing per collection."""
         started, last, stable_since = time.monotonic(), -1, time.monotonic()
         while time.monotonic() - started < limit:
             count = sum(len(store) for store in self.snapshots.values())
             if count != last:
                 last, stable_since = count, time.monotonic()
-            elif time.monotonic() - stable_since >= INDEX_STABLE_SECONDS:
+            elif count and time.monotonic() - stable_since >= INDEX_STABLE_SECONDS:
                 return
             await sleep(0.5)
 
@@ -262,8 +265,6 @@ async def start_drift_checks(
     connections: kopf.Index[Key, ConnectionEntry],
     **_: object,
 ) -> None:
-    if "runtime" not in memo:  # startup.configure makes it; Kopf runs this handler again after it
-        raise Requeue(0.1)
     release_bodies_of_finished_daemons()  # a settled snapshot keeps neither a task nor its body in Kopf
     checks = DriftChecks(runtime_of(memo), snapshots, connections, settings)
     memo["drift_checks"] = asyncio.create_task(checks.run(), name="drift checks")
