@@ -94,3 +94,33 @@ async def test_an_object_with_a_running_daemon_keeps_its_body(monkeypatch: Any) 
             registry=None, settings=None, memory=memory, cause=None, operator_paused=None
         )
         assert memory.daemons_memory.live_fresh_body is body
+
+
+async def test_workers_wait_for_the_indexes_by_polling_and_pauses_keep_kopfs_wait() -> None:
+    import asyncio
+
+    from kopf._cogs.aiokits import aiotoggles
+    from kopf._core.reactor import orchestration
+
+    from milvus_snapshot_operator.handlers.kopf_quirks import wait_for_indexes_without_a_herd
+
+    assert "operator_indexed=aiotoggles.ToggleSet(all)" in inspect.getsource(orchestration)
+    original = aiotoggles.ToggleSet.wait_for
+    wait_for_indexes_without_a_herd()
+    wait_for_indexes_without_a_herd()
+    try:
+        indexed = aiotoggles.ToggleSet(all)
+        toggles = [await indexed.make_toggle(name=str(i)) for i in range(500)]
+        waiters = [asyncio.create_task(indexed.wait_for(True)) for _ in range(500)]
+        await asyncio.sleep(0.05)
+        assert not any(w.done() for w in waiters)
+        await indexed.drop_toggles(toggles)  # every object indexed
+        await asyncio.wait_for(asyncio.gather(*waiters), 5)
+        paused = aiotoggles.ToggleSet(any)  # peering pauses: Kopf's own condition wait, woken at once
+        toggle = await paused.make_toggle(name="peer")
+        waiting = asyncio.create_task(paused.wait_for(True))
+        await asyncio.sleep(0.01)
+        await toggle.turn_to(True)
+        await asyncio.wait_for(waiting, 1)
+    finally:
+        aiotoggles.ToggleSet.wait_for = original  # type: ignore[method-assign]

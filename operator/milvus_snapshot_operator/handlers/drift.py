@@ -29,7 +29,6 @@ from ..reconcile.snapshot import DriftCheck, Listing, SnapshotInputs, drift_chec
 from ..reconcile.snapshot import settled as settled_status
 from .common import by_name, now, parse
 from .engine import merge_patch
-from .kopf_quirks import release_bodies_of_finished_daemons
 from .resolve import connection_key, resolve_connection, wake_keys
 from .runtime import Runtime
 from .startup import configure  # noqa: F401 - registered first: Kopf runs startup handlers in that order
@@ -265,7 +264,6 @@ async def start_drift_checks(
     connections: kopf.Index[Key, ConnectionEntry],
     **_: object,
 ) -> None:
-    release_bodies_of_finished_daemons()  # a settled snapshot keeps neither a task nor its body in Kopf
     checks = DriftChecks(runtime_of(memo), snapshots, connections, settings)
     memo["drift_checks"] = asyncio.create_task(checks.run(), name="drift checks")
 

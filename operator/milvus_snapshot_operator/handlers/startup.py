@@ -13,7 +13,7 @@ from ..api import FINALIZER, GROUP
 from ..config import OperatorConfig
 from ..memory import trim
 from ..milvus.logs import quiet_pymilvus
-from .kopf_quirks import NoDiffBase, quiet_kopf
+from .kopf_quirks import NoDiffBase, quiet_kopf, release_bodies_of_finished_daemons, wait_for_indexes_without_a_herd
 from .runtime import Runtime
 from .state import runtime_of
 
@@ -31,6 +31,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     settings.watching.client_timeout = 330
     quiet_pymilvus()
     quiet_kopf()
+    wait_for_indexes_without_a_herd()  # thousands of objects at startup (Benchmarks f)
+    release_bodies_of_finished_daemons()  # a settled snapshot keeps neither a task nor its body in Kopf
     memo["runtime"] = Runtime.create(OperatorConfig.from_env())
     memo["heap_trimmer"] = asyncio.create_task(trim_heap_every(HEAP_TRIM_SECONDS))
 
