@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import socket
 
@@ -39,9 +40,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
 
 async def trim_heap_every(seconds: float) -> None:
     """After a burst (hundreds of resources created at once) glibc keeps the freed heap mapped; a
-    malloc_trim every half minute gives it back (milliseconds of work)."""
+    malloc_trim every half minute gives it back (milliseconds of work). A full collection first, when objects
+    were made since the last one: a burst leaves cyclic garbage (finished daemons' tasks, frames, exceptions)
+    that the oldest generation would collect only much later, and it pins whole pymalloc arenas meanwhile."""
     while True:
         await asyncio.sleep(seconds)
+        if any(gc.get_count()):
+            gc.collect()
         trim()
 
 
