@@ -88,12 +88,15 @@ async def test_an_object_with_a_running_daemon_keeps_its_body(monkeypatch: Any) 
     running = inventory.ResourceMemory()
     running.daemons_memory.running_daemons[kopf.HandlerId("x")] = object()  # type: ignore[assignment]
     running.daemons_memory.forever_stopped.add(kopf.HandlerId("y"))
-    fresh = inventory.ResourceMemory()  # never had a daemon exit: nothing to release
-    for memory in (running, fresh):
-        await processing.process_spawning_cause(
-            registry=None, settings=None, memory=memory, cause=None, operator_paused=None
-        )
-        assert memory.daemons_memory.live_fresh_body is body
+    await processing.process_spawning_cause(
+        registry=None, settings=None, memory=running, cause=None, operator_paused=None
+    )
+    assert running.daemons_memory.live_fresh_body is body
+    never = inventory.ResourceMemory()  # no daemon matched (a settled snapshot after a restart): released too
+    await processing.process_spawning_cause(
+        registry=None, settings=None, memory=never, cause=None, operator_paused=None
+    )
+    assert never.daemons_memory.live_fresh_body is None
 
 
 async def test_workers_wait_for_the_indexes_by_polling_and_pauses_keep_kopfs_wait() -> None:

@@ -57,11 +57,13 @@ def quiet_kopf() -> None:
 
 
 def release_bodies_of_finished_daemons() -> None:
-    """Kopf keeps each object's latest body for its daemons (`daemons_memory.live_fresh_body`); it drops it when
-    the object's daemons have all exited for good, but puts it back on the object's next watch event, and keeps
-    it until the operator stops. A settled MilvusSnapshot's daemon has exited (handlers/snapshot.py), so without
-    this every snapshot would keep a full copy of its body (about 12 KB of Python objects) for nothing.
-    Idempotent; wraps `processing.process_spawning_cause`, which `process_resource_causes` looks up per call."""
+    """Kopf keeps each object's latest body for its daemons (`daemons_memory.live_fresh_body`), for every object
+    of a kind that has daemons, even one none of whose daemons runs: it drops it when the object's daemons have
+    all exited for good, but puts it back on the object's next watch event, and keeps it until the operator
+    stops. A settled MilvusSnapshot runs no daemon (handlers/snapshot.py), so without this every snapshot would
+    keep a full copy of its body (about 12 KB of Python objects) for nothing. A daemon spawned later gets the
+    body of the event that spawns it, as always. Idempotent; wraps `processing.process_spawning_cause`, which
+    `process_resource_causes` looks up per call."""
     original = processing.process_spawning_cause
     if getattr(original, "releases_bodies", False):
         return
@@ -78,8 +80,8 @@ def release_bodies_of_finished_daemons() -> None:
             registry=registry, settings=settings, memory=memory, cause=cause, operator_paused=operator_paused
         )
         daemons = memory.daemons_memory
-        if daemons.forever_stopped and not daemons.running_daemons:
-            daemons.live_fresh_body = None  # nobody can read it: no daemon runs, none will be spawned again
+        if not daemons.running_daemons:
+            daemons.live_fresh_body = None  # nobody reads it: no daemon of this object runs
         return delays
 
     process_spawning_cause.releases_bodies = True  # type: ignore[attr-defined]

@@ -1,5 +1,6 @@
-"""MilvusSnapshot: a daemon drives creation and returns once the snapshot is made (drift checks are then one
-operator-level timer's, handlers/drift.py); the finalizer drops per deletionPolicy."""
+"""MilvusSnapshot: a daemon drives creation and returns once the snapshot is made, and is not spawned at all for a
+made one (drift checks are one operator-level timer's, handlers/drift.py); the finalizer drops per
+deletionPolicy."""
 
 from __future__ import annotations
 
@@ -28,7 +29,13 @@ from .state import runtime_of, state_of
 Connections = kopf.Index[tuple[str, str], ConnectionEntry]
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=30)
+def unsettled(status: kopf.Status, **_: object) -> bool:
+    """Kopf spawns the daemon only for snapshots still being made: after a restart with thousands of Ready
+    snapshots, none of them gets a task (Benchmarks f)."""
+    return not settled(parse(MilvusSnapshotStatus, status))
+
+
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=30, when=unsettled)
 @engine.daemon_step
 async def snapshot_daemon(
     body: kopf.Body,
