@@ -19,6 +19,9 @@ from .runtime import Runtime
 from .state import runtime_of
 
 HEAP_TRIM_SECONDS = 30.0
+# Young-generation collections since the last full one that mean "a burst": each is ~10,000 net allocations
+# (memory.settle_gc's threshold), so 10 are a few hundred resources' worth of work.
+BURST_YOUNG_COLLECTIONS = 10
 
 
 @kopf.on.startup()
@@ -40,14 +43,21 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
 
 async def trim_heap_every(seconds: float) -> None:
     """After a burst (hundreds of resources created at once) glibc keeps the freed heap mapped; a
-    malloc_trim every half minute gives it back (milliseconds of work). A full collection first, when objects
-    were made since the last one: a burst leaves cyclic garbage (finished daemons' tasks, frames, exceptions)
-    that the oldest generation would collect only much later, and it pins whole pymalloc arenas meanwhile."""
+    malloc_trim every half minute gives it back (milliseconds of work). After a burst, a full collection first:
+    it leaves cyclic garbage (finished daemons' tasks, frames, exceptions) that the oldest generation would
+    collect only much later, and that pins whole pymalloc arenas meanwhile. Not when idle: a full collection
+    over 10,000 objects' state every half minute was most of an idle operator's CPU (1 % of a core)."""
+    young_collections = _young_collections()
     while True:
         await asyncio.sleep(seconds)
-        if any(gc.get_count()):
+        if _young_collections() - young_collections >= BURST_YOUNG_COLLECTIONS:
             gc.collect()
+            young_collections = _young_collections()
         trim()
+
+
+def _young_collections() -> int:
+    return int(gc.get_stats()[0]["collections"])
 
 
 @kopf.on.cleanup()
