@@ -52,6 +52,7 @@ def report() -> str:
     for stat in snapshot.statistics("filename")[:TOP]:
         where = "/".join(Path(stat.traceback[0].filename).parts[-3:])
         lines.append(f"  {stat.size / 2**20:8.2f} MB  {stat.count:>9}  {where}")
+    lines.extend(_holders())
     try:
         tasks = asyncio.all_tasks()
     except RuntimeError:
@@ -60,6 +61,31 @@ def report() -> str:
     lines.append(f"\nasyncio tasks: {len(tasks)}")
     lines.extend(f"  {count:>9}  {name}" for name, count in names.most_common(TOP))
     return "\n".join(lines) + "\n"
+
+
+def _holders(kinds: tuple[str, ...] = ("Body", "Patch", "LocalObjectLogger", "DaemonCause", "State")) -> list[str]:
+    """For a few Kopf types that should not outlive their event: how many are alive, and what holds one."""
+    found: dict[str, list[object]] = collections.defaultdict(list)
+    for obj in gc.get_objects():
+        name = type(obj).__name__
+        if name in kinds:
+            found[name].append(obj)
+    lines = ["\nalive (and what holds the last one, 3 levels up):"]
+    for name in kinds:
+        objs = found.get(name, [])
+        lines.append(f"  {len(objs):>9}  {name}")
+        chain, current = [], objs[-1] if objs else None
+        for _ in range(3):
+            if current is None:
+                break
+            holders = [r for r in gc.get_referrers(current) if r is not objs and not isinstance(r, FrameType)]
+            if not holders:
+                break
+            current = holders[0]
+            chain.append(type(current).__qualname__)
+        if chain:
+            lines.append("             <- " + " <- ".join(chain))
+    return lines
 
 
 def dump(_signum: int, _frame: FrameType | None) -> None:

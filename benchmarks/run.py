@@ -592,7 +592,7 @@ def bench_scale(b: Bench, counts: tuple[int, ...], heap: bool, restart: bool, cu
     op.stop()
     time.sleep(5)
     rpc0, writes0 = b.milvus.counters(), api_writes(b)
-    op = b.start_operator(env=env)
+    op = b.start_operator(env=env, heap=heap)
     t0 = time.monotonic()
     seen_at: float | None = None
     swept_at: float | None = None
@@ -625,6 +625,9 @@ def bench_scale(b: Bench, counts: tuple[int, ...], heap: bool, restart: bool, cu
     assert op.proc is not None
     report("f: operator RSS once all were looked at", f"{rss_mb(op.proc.pid):.0f} MB",
            f"peak {rss_mb(op.proc.pid, 'VmHWM'):.0f} MB")  # fmt: skip
+    if heap and isinstance(op, HeapProbeOperator):
+        time.sleep(35)  # past a heap trim
+        print(op.heap_report(), flush=True)
 
 
 RSS_JSON = REPO / "benchmarks" / "rss.json"
