@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import types
 from typing import Any
 
 import kopf
@@ -47,10 +48,11 @@ async def test_the_body_of_an_object_whose_daemons_all_exited_is_not_kept() -> N
 
     from milvus_snapshot_operator.handlers.kopf_quirks import release_bodies_of_finished_daemons
 
-    original = processing.process_spawning_cause
+    original, original_runner = processing.process_spawning_cause, daemons._runner
     release_bodies_of_finished_daemons()
     release_bodies_of_finished_daemons()  # idempotent: wrapped once
     try:
+        assert daemons._runner.__wrapped__ is original_runner  # type: ignore[attr-defined]
         wrapped = processing.process_spawning_cause
         assert getattr(wrapped, "releases_bodies", False) and wrapped.__wrapped__ is original  # type: ignore[attr-defined]
         registry = registries.OperatorRegistry()
@@ -69,7 +71,7 @@ async def test_the_body_of_an_object_whose_daemons_all_exited_is_not_kept() -> N
         assert memory.daemons_memory.live_fresh_body is None
         assert daemons.DaemonsMemory().live_fresh_body is None  # the field the quirk clears still exists
     finally:
-        processing.process_spawning_cause = original
+        processing.process_spawning_cause, daemons._runner = original, original_runner
 
 
 async def test_an_object_with_a_running_daemon_keeps_its_body(monkeypatch: Any) -> None:
@@ -127,3 +129,27 @@ async def test_workers_wait_for_the_indexes_by_polling_and_pauses_keep_kopfs_wai
         await asyncio.wait_for(waiting, 1)
     finally:
         aiotoggles.ToggleSet.wait_for = original  # type: ignore[method-assign]
+
+
+async def test_the_body_goes_when_the_last_daemon_exits_however_it_was_stopped(monkeypatch: Any) -> None:
+    """Kopf drops it only for a daemon that exited on its own; one stopped by a filter mismatch keeps it."""
+    from kopf._core.engines import daemons
+    from kopf._core.reactor import processing
+
+    from milvus_snapshot_operator.handlers.kopf_quirks import release_bodies_of_finished_daemons
+
+    async def kopfs_runner(*, daemons: dict[str, object], handler: Any, memory: Any, **_: object) -> None:
+        del daemons[handler.id]  # what Kopf's runner does last, whatever stopped the daemon
+
+    monkeypatch.setattr(processing, "process_spawning_cause", processing.process_spawning_cause)  # restored after
+    monkeypatch.setattr(daemons, "_runner", kopfs_runner)
+    release_bodies_of_finished_daemons()
+    memory = daemons.DaemonsMemory(live_fresh_body=kopf.Body({"metadata": {"name": "s"}}))
+    running: dict[str, object] = {"a": object(), "b": object()}
+    handler = types.SimpleNamespace(id="a")
+    await daemons._runner(settings=None, daemons=running, handler=handler, memory=memory, cause=None)
+    assert memory.live_fresh_body is not None  # daemon "b" still runs and reads it
+    await daemons._runner(
+        settings=None, daemons=running, handler=types.SimpleNamespace(id="b"), memory=memory, cause=None
+    )
+    assert memory.live_fresh_body is None

@@ -11,7 +11,9 @@ from collections.abc import Collection
 
 import kopf
 from kopf._cogs.aiokits import aiotoggles
+from kopf._core.engines import daemons as daemons_engine
 from kopf._core.intents import causes, registries
+from kopf._core.intents import handlers as kopf_handlers
 from kopf._core.reactor import inventory, processing
 
 # Requeue (handlers/engine.py) is a kopf.TemporaryError whose message starts with this.
@@ -62,11 +64,29 @@ def release_bodies_of_finished_daemons() -> None:
     all exited for good, but puts it back on the object's next watch event, and keeps it until the operator
     stops. A settled MilvusSnapshot runs no daemon (handlers/snapshot.py), so without this every snapshot would
     keep a full copy of its body (about 12 KB of Python objects) for nothing. A daemon spawned later gets the
-    body of the event that spawns it, as always. Idempotent; wraps `processing.process_spawning_cause`, which
-    `process_resource_causes` looks up per call."""
+    body of the event that spawns it, as always. Also when the last daemon exits: Kopf drops the body then only
+    if it exited on its own, not when Kopf stopped it because its `when` filter stopped matching (a snapshot's
+    Ready status can arrive while its daemon is returning), and no later event may come to drop it. Idempotent;
+    wraps `processing.process_spawning_cause` and `daemons._runner`, which Kopf looks up per call."""
     original = processing.process_spawning_cause
     if getattr(original, "releases_bodies", False):
         return
+    original_runner = daemons_engine._runner
+
+    @functools.wraps(original_runner)
+    async def _runner(
+        *,
+        settings: kopf.OperatorSettings,
+        daemons: dict[kopf.HandlerId, daemons_engine.Daemon],
+        handler: kopf_handlers.SpawningHandler,
+        memory: daemons_engine.DaemonsMemory,
+        cause: causes.DaemonCause,
+    ) -> None:
+        try:
+            await original_runner(settings=settings, daemons=daemons, handler=handler, memory=memory, cause=cause)
+        finally:
+            if not daemons:  # the object's running daemons (Kopf passes memory.running_daemons)
+                memory.live_fresh_body = None
 
     @functools.wraps(original)
     async def process_spawning_cause(
@@ -86,6 +106,7 @@ def release_bodies_of_finished_daemons() -> None:
 
     process_spawning_cause.releases_bodies = True  # type: ignore[attr-defined]
     processing.process_spawning_cause = process_spawning_cause
+    daemons_engine._runner = _runner
 
 
 INDEXED_POLL_SECONDS = 0.25
