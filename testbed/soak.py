@@ -80,6 +80,7 @@ class Soak:
         self.cluster: Cluster | None = None
         self._api: Any = None
         self.done = threading.Event()  # the lifecycles are over: no more chaos
+        self.every_kind = threading.Event()  # the chaos has done one action of each kind
         # The chaos thread restarts kube-apiserver, and a child started from a thread gets SIGTERM when that
         # thread ends (procs.spawn's death signal): it lives until the control plane is stopped.
         self.closing = threading.Event()
@@ -219,6 +220,8 @@ class Soak:
         self.rng.shuffle(actions)
         while not self.done.wait(self.rng.uniform(1.0, 5.0)):
             action = actions.pop(0) if actions else self.rng.choices(["kill", "milvus", "trigger"], [6, 3, 1])[0]
+            if not actions:
+                self.every_kind.set()
             if action == "apiserver":
                 self.note(f"kube-apiserver killed, back after {self.cp.restart_apiserver():.1f}s")
                 self.report.apiserver_restarts += 1
@@ -264,6 +267,9 @@ class Soak:
             thread.start()
         for thread in workers:
             thread.join()
+        # Lifecycles can end before the chaos has done one of each kind (ten of them took 7 s): it finishes that
+        # first, so that the settle and the checks below always follow every kind of chaos.
+        self.every_kind.wait(60)
         self.done.set()
         if self.operator is not None and not self.operator.alive():
             self.operator.start()
