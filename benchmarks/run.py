@@ -645,14 +645,20 @@ def draw_rss_curve(points: list[dict[str, float]]) -> None:
     before = REPO / "benchmarks" / "rss-before.json"
     if before.exists():
         old = json.loads(before.read_text())
-        ax.plot([p["resources"] for p in old], [p["rss_mb"] for p in old], "o--", color="grey", label="before")
+        ax.plot([p["resources"] for p in old["points"]], [p["rss_mb"] for p in old["points"]], "o--", color="grey",
+                label=old["label"])  # fmt: skip
     ax.plot([p["resources"] for p in points], [p["rss_mb"] for p in points], "o-", color="C0", label="now")
     ax.axhline(350, color="C3", linestyle=":", label="target at 10k: 350 MB")
     ax.set_xlabel("MilvusSnapshots (50 collections)")
     ax.set_ylabel("operator RSS, settled (MB)")
-    ax.set_ylim(bottom=0)
+    if before.exists():  # the before curve is 5x higher: a log scale keeps both readable
+        ax.set_yscale("log")
+        ax.set_ylim(80, 2500)
+        ax.set_yticks([100, 200, 350, 500, 1000, 2000], ["100", "200", "350", "500", "1000", "2000"])
+    else:
+        ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
     fig.savefig(RSS_PNG)
     plt.close(fig)
