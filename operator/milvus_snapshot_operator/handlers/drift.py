@@ -1,11 +1,12 @@
 """Drift checks of every settled MilvusSnapshot, from one operator-level timer over the snapshots index.
 
-A snapshot's daemon returns once the snapshot is made (reconcile/snapshot.py `settled`), so Kopf keeps no task
-and no live body for it. This timer then lists each (connection, database, collection) once per interval (one
-ListSnapshots, whatever the number of snapshots on it), decides from the index entries alone which snapshots'
-status would change (`drift_check`), and only for those reads the object, runs reconcile_snapshot with that
-listing and patches what differs, posting the events the daemon would have posted. A change of a connection or of
-its Secrets (the wake-up bus) starts a sweep at once. Deletion stays with the finalizer (an on.delete handler).
+A snapshot's daemon returns once the snapshot is made (reconcile/snapshot.py `settled`), and Kopf spawns none
+for a made one (handlers/snapshot.py), so Kopf keeps no task and no body for it (handlers/kopf_quirks.py).
+This timer lists each (connection, database, collection) once per interval (one ListSnapshots, whatever the
+number of snapshots on it), decides from the index entries alone which snapshots' status would change
+(`drift_check`), and only for those reads the object, runs reconcile_snapshot with that listing and patches
+what differs, posting the events the daemon would have posted. A change of a connection or of its Secrets (the
+wake-up bus) starts a sweep at once. Deletion stays with the finalizer (an on.delete handler).
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ logger = logging.getLogger(__name__)
 LIST_CONCURRENCY = 8  # ListSnapshots in flight at once during a sweep
 WRITE_CONCURRENCY = 4  # API reads and status patches in flight at once (they share the API server with Kopf)
 INDEX_STABLE_SECONDS = 3.0  # the first sweep waits until the index stops growing (the initial listing is in)
-WAKE_DEBOUNCE_SECONDS = 1.0
-BATCH = 64  # after a wake-up, let a burst of changes land before sweeping
+WAKE_DEBOUNCE_SECONDS = 1.0  # after a wake-up, let a burst of changes land before sweeping
+BATCH = 64  # snapshots whose reads and writes are under way at once (each batch WRITE_CONCURRENCY at a time)
 
 
 @dataclasses.dataclass
