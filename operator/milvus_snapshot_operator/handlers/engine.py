@@ -1,9 +1,10 @@
 """Applies a reconcile Outcome through Kopf: status merge-patch, events, and the next attempt.
 
-Each MilvusSnapshot/MilvusRestore/MilvusConnection/MilvusSnapshotSchedule has a Kopf daemon; one daemon
-attempt runs one reconcile step. Raising Requeue makes Kopf apply the status patch and run the next attempt
-after the delay, keeping retry state in memory (no annotation write per poll). Waits for references are
-interruptible: a watch event on the awaited object wakes the daemon at once.
+Each MilvusSnapshot/MilvusRestore/MilvusConnection/MilvusSnapshotSchedule has a Kopf daemon (a MilvusSnapshot's
+only until it is made: drift checks are handlers/drift.py's); one daemon attempt runs one reconcile step.
+Raising Requeue makes Kopf apply the status patch and run the next attempt after the delay, keeping retry state
+in memory (no annotation write per poll). Waits for references are interruptible: a watch event on the awaited
+object wakes the daemon at once.
 """
 
 from __future__ import annotations
