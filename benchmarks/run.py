@@ -10,6 +10,11 @@
   secrets  operator RSS before/after 2,000 unrelated 8 KB Secrets in another namespace, cluster-wide mode
                                                                                    target growth < 5 MB
   m     operator RSS with K resources with /metrics off and on (scraped), alternating; scrape time and size
+  e     MilvusSnapshots over 50 collections, grown to 1k, 2k, 5k, 10k: time to Ready, Kubernetes writes per
+        snapshot, RSS at each step (drawn to benchmarks/rss.png); settled: idle CPU, Milvus RPCs per drift
+        interval                                     targets: RSS <= 350 MB, CPU <= 2 %, writes <= 3
+  f     (after e) operator restart with those resources: time until each was looked at once, Milvus RPCs and
+        status writes in the first minute
   test  `make test` wall time (warm: binaries built, venv installed)                     target <= 10 min
 
 Everything runs on loopback: a fresh control plane, a fresh Milvus test server and the operator process.
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -34,9 +40,10 @@ sys.path[:0] = [str(REPO / "operator"), str(REPO)]
 from testbed import seed  # noqa: E402
 from testbed.cluster import Cluster  # noqa: E402
 from testbed.controlplane import ControlPlane  # noqa: E402
-from testbed.processes import MilvusServer, OperatorProcess  # noqa: E402
+from testbed.processes import MilvusServer, OperatorProcess, child_env  # noqa: E402
 
 NS = "bench"
+FLOOR_NS = "bench-floor"  # no operator watches it
 # Production defaults (the e2e tests shorten these).
 OPERATOR_ENV = {"MSO_RESTORE_POLL_SECONDS": "2", "MSO_DRIFT_CHECK_SECONDS": "300", "MSO_BACKOFF_MAX_SECONDS": "60"}
 TOKEN = "root:Milvus"
@@ -86,9 +93,12 @@ class Bench:
         self.milvus.stop()
         self.cp.stop()
 
-    def start_operator(self, verbose: bool = False, metrics: bool = True) -> OperatorProcess:
+    def start_operator(
+        self, verbose: bool = False, metrics: bool = True, env: dict[str, str] | None = None, heap: bool = False
+    ) -> OperatorProcess:
         log = self.work / f"operator-{time.monotonic_ns()}.log"
-        self.operator = OperatorProcess(self.cp.kubeconfig, [NS], log, OPERATOR_ENV, verbose, metrics).start()
+        kind = HeapProbeOperator if heap else OperatorProcess
+        self.operator = kind(self.cp.kubeconfig, [NS], log, {**OPERATOR_ENV, **(env or {})}, verbose, metrics).start()
         connection = (
             (REPO / "examples" / "connection.yaml").read_text().replace("http://127.0.0.1:19530", self.milvus.uri)
         )
@@ -99,11 +109,11 @@ class Bench:
     def apply(self, text: str) -> None:
         self.cluster.kubectl("apply", "-f", "-", namespace=NS, input=text)
 
-    def apply_objects(self, objects: list[dict[str, Any]]) -> None:
+    def apply_objects(self, objects: list[dict[str, Any]], namespace: str = NS) -> None:
         """Server-side apply, as Argo CD and Flux do: one request per object, no client-side GET first."""
         for i in range(0, len(objects), 200):
             items = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects[i : i + 200]})
-            self.cluster.kubectl("apply", "--server-side", "-f", "-", namespace=NS, input=items)
+            self.cluster.kubectl("apply", "--server-side", "-f", "-", namespace=namespace, input=items)
 
     def items(self, kinds: str) -> list[dict[str, Any]]:
         return list(json.loads(self.cluster.kubectl("get", kinds, "-o", "json", namespace=NS).stdout)["items"])
@@ -137,26 +147,58 @@ class Bench:
 
         api = client.CustomObjectsApi(config.new_client_from_config(str(self.cp.kubeconfig)))  # type: ignore[no-untyped-call]
         ready: set[str] = set()
-        stream = watch.Watch()  # type: ignore[no-untyped-call]
-        for event in stream.stream(  # type: ignore[no-untyped-call]
-            api.list_namespaced_custom_object,
-            "snapshot.milvus.io",
-            "v1alpha1",
-            NS,
-            plural,
-            timeout_seconds=int(timeout),
-        ):
-            obj = event["object"]
-            conditions = (obj.get("status") or {}).get("conditions", [])
-            if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
-                ready.add(obj["metadata"]["name"])
-            if len(ready) >= count:
-                stream.stop()  # type: ignore[no-untyped-call]
-                return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:  # a watch the server ends early (it may) is opened again
+            stream = watch.Watch()  # type: ignore[no-untyped-call]
+            for event in stream.stream(  # type: ignore[no-untyped-call]
+                api.list_namespaced_custom_object,
+                "snapshot.milvus.io",
+                "v1alpha1",
+                NS,
+                plural,
+                timeout_seconds=int(max(1, min(600, deadline - time.monotonic()))),
+            ):
+                obj = event["object"]
+                conditions = (obj.get("status") or {}).get("conditions", [])
+                if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+                    ready.add(obj["metadata"]["name"])
+                if len(ready) >= count:
+                    stream.stop()  # type: ignore[no-untyped-call]
+                    return
         raise TimeoutError(f"{len(ready)}/{count} {plural} Ready after {timeout:.0f}s")
 
     def delete_all(self, kinds: str) -> None:
         self.cluster.kubectl("delete", kinds, "--all", "--timeout=900s", namespace=NS, timeout=960)
+
+
+class HeapProbeOperator(OperatorProcess):
+    """The operator under benchmarks/heapprobe.py: tracemalloc on, `heap_report()` on demand (SIGUSR1)."""
+
+    def start(self) -> OperatorProcess:
+        args = [arg for ns in self.namespaces for arg in ("-n", ns)]
+        args.append(f"--metrics-bind-address={f'127.0.0.1:{self.metrics_port}' if self.metrics_port else '0'}")
+        self.report = self.log.with_suffix(".heap.txt")
+        env = child_env({"KUBECONFIG": str(self.kubeconfig), "MSO_HEAP_REPORT": str(self.report), **self.extra_env})
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(REPO / "benchmarks" / "heapprobe.py"), *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=REPO,
+                start_new_session=True,
+            )
+        return self
+
+    def heap_report(self, timeout: float = 300) -> str:
+        assert self.proc is not None
+        self.report.unlink(missing_ok=True)
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while not self.report.exists() and time.monotonic() < deadline:
+            time.sleep(1)
+        time.sleep(1)
+        return self.report.read_text() if self.report.exists() else "(no heap report)"
 
 
 def snapshot(name: str, **spec: Any) -> dict[str, Any]:
@@ -178,8 +220,9 @@ def bench_snapshots(b: Bench, n: int, rounds: int = 3) -> None:
     pids = {"kube-apiserver": b.cp.processes["kube-apiserver"].pid, "operator": op.proc.pid}
     if b.milvus.proc is not None:
         pids["milvusd"] = b.milvus.proc.pid
-    plain, total, applied = [], [], []
+    plain, total, applied, floor = [], [], [], []
     cpu = dict.fromkeys(pids, 0.0)
+    b.cluster.kubectl("create", "namespace", FLOOR_NS)
     for r in range(rounds):
         seed.create_books(b.mc, f"plain{r}")
         seed.create_books(b.mc, f"op{r}")
@@ -189,6 +232,9 @@ def bench_snapshots(b: Bench, n: int, rounds: int = 3) -> None:
             b.mc.create_snapshot(f"plain_{i}", collection_name=f"plain{r}")
             b.mc.describe_snapshot(f"plain_{i}", collection_name=f"plain{r}")
         plain.append(time.monotonic() - t0)
+        t0 = time.monotonic()  # the floor: the same objects where no operator looks (API server only)
+        b.apply_objects([snapshot(f"snap-{r}-{i}", collectionName=f"op{r}") for i in range(n)], FLOOR_NS)
+        floor.append(time.monotonic() - t0)
         cpu0 = {name: cpu_seconds(pid) for name, pid in pids.items()}
         t0 = time.monotonic()
         b.apply_objects([snapshot(f"snap-{r}-{i}", collectionName=f"op{r}") for i in range(n)])
@@ -204,6 +250,8 @@ def bench_snapshots(b: Bench, n: int, rounds: int = 3) -> None:
     report(f"a: {n} MilvusSnapshots applied at once -> all Ready, median", f"{med(total):.1f} s",
            f"min {min(total):.1f}, max {max(total):.1f}")  # fmt: skip
     report("a: of which kubectl apply --server-side returned after", f"{med(applied):.1f} s")
+    report(f"a: floor: the same {n} applied with no operator running, median", f"{med(floor):.1f} s",
+           ", ".join(f"{x:.1f}" for x in floor))  # fmt: skip
     ratios = [t / p for t, p in zip(total, plain, strict=True)]
     report("a: ratio operator / plain pymilvus, median of rounds", f"{med(ratios):.2f}", "target <= 2.0")
     report("a: ratio per round", ", ".join(f"{x:.2f}" for x in ratios))
@@ -453,6 +501,170 @@ def index_heap_kb(items: list[dict[str, Any]]) -> float:
     return used / 1024
 
 
+SCALE_COUNTS = (1000, 2000, 5000, 10000)
+SCALE_COLLECTIONS = 50
+SCALE_DRIFT_SECONDS = 60  # shorter than production's 300 s, so that a settled interval is seen in minutes
+_REQUEST = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$", re.M)
+
+
+def api_writes(b: Bench) -> dict[str, float]:
+    """The API server's own count of write requests, by resource/subresource and verb."""
+    text = b.cluster.kubectl("get", "--raw", "/metrics").stdout
+    found: dict[str, float] = {}
+    for match in _REQUEST.finditer(text):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', match["labels"]))
+        if labels.get("verb") not in ("POST", "PATCH", "PUT", "DELETE", "APPLY"):
+            continue
+        sub = f"/{labels['subresource']}" if labels.get("subresource") else ""
+        name = f"{labels['verb']} {labels.get('resource')}{sub}"
+        found[name] = found.get(name, 0) + float(match["value"])
+    return found
+
+
+def delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+
+
+def snapshots_indexed(op: OperatorProcess) -> int:
+    """MilvusSnapshots in the operator's metrics index: every one Kopf has processed at least once."""
+    try:
+        text = op.scrape()
+    except OSError:
+        return 0
+    found = re.findall(r'^\w+_resources\{kind="MilvusSnapshot"[^}]*\} (\S+)$', text, re.M)
+    return int(sum(float(v) for v in found))
+
+
+def bench_scale(b: Bench, counts: tuple[int, ...], heap: bool, restart: bool, curve: Path) -> None:
+    """e: snapshots over 50 collections, grown step by step; f: a restart with all of them."""
+    if b.operator:
+        b.delete_all(f"{RESTORES},{SNAPSHOTS}")
+        b.operator.stop()
+    for c in range(SCALE_COLLECTIONS):
+        seed.create_books(b.mc, f"scale{c}", rows=50)
+    env = {"MSO_DRIFT_CHECK_SECONDS": str(SCALE_DRIFT_SECONDS)}
+    op = b.start_operator(env=env, heap=heap)
+    assert op.proc is not None
+    time.sleep(40)
+    points = [{"resources": 1, "rss_mb": rss_mb(op.proc.pid)}]
+    report("e: operator RSS, 1 connection, settled", f"{points[0]['rss_mb']:.0f} MB")
+    made = 0
+    for count in counts:
+        objects = [snapshot(f"s-{i}", collectionName=f"scale{i % SCALE_COLLECTIONS}") for i in range(made, count)]
+        writes0 = api_writes(b)
+        t0 = time.monotonic()
+        b.apply_objects(objects)
+        applied = time.monotonic() - t0
+        b.watch_ready("milvussnapshots", count, 7200)
+        took = time.monotonic() - t0
+        time.sleep(10)  # trailing writes (events) land
+        writes = delta(api_writes(b), writes0)
+        operator_writes = sum(writes.values()) - len(objects)  # minus the benchmark's own apply (one PATCH each)
+        time.sleep(35)  # past the 30 s heap trim
+        rss = rss_mb(op.proc.pid)
+        points.append({"resources": count + 1, "rss_mb": rss, "seconds": took})
+        report(f"e: +{len(objects)} snapshots -> {count} Ready", f"{took:.0f} s", f"apply {applied:.0f} s, "
+               f"{len(objects) / took:.0f}/s")  # fmt: skip
+        report(f"e: Kubernetes writes per snapshot ({len(objects)} new)", f"{operator_writes / len(objects):.2f}",
+               "target <= 3; " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(writes.items())))  # fmt: skip
+        report(f"e: operator RSS with {count + 1} resources, settled", f"{rss:.0f} MB",
+               f"peak {rss_mb(op.proc.pid, 'VmHWM'):.0f} MB; target <= 350 MB at 10k")  # fmt: skip
+        made = count
+        curve.write_text(json.dumps(points, indent=1) + "\n")  # kept step by step: a long run may be cut short
+        if heap and isinstance(op, HeapProbeOperator):
+            print(op.heap_report(), flush=True)
+    cpu0, t_idle, rpc0, writes0 = cpu_seconds(op.proc.pid), time.monotonic(), b.milvus.counters(), api_writes(b)
+    time.sleep(2 * SCALE_DRIFT_SECONDS)
+    idle = time.monotonic() - t_idle
+    cpu = (cpu_seconds(op.proc.pid) - cpu0) / idle
+    rpcs = delta({k: float(v) for k, v in b.milvus.counters().items()}, {k: float(v) for k, v in rpc0.items()})
+    intervals = idle / SCALE_DRIFT_SECONDS
+    report(f"e: operator CPU idle with {made} snapshots (drift every {SCALE_DRIFT_SECONDS} s)", f"{cpu * 100:.2f} %",
+           "of one core; target <= 2 %")  # fmt: skip
+    report("e: Milvus RPCs per drift interval, settled", f"{sum(rpcs.values()) / intervals:.0f}",
+           ", ".join(f"{k} {v / intervals:.0f}" for k, v in sorted(rpcs.items())))  # fmt: skip
+    report("e: Kubernetes writes per drift interval, settled",
+           f"{sum(delta(api_writes(b), writes0).values()) / intervals:.0f}")  # fmt: skip
+    if curve == RSS_JSON:
+        draw_rss_curve(points)
+    if not restart:
+        return
+    op.stop()
+    time.sleep(5)
+    rpc0, writes0 = b.milvus.counters(), api_writes(b)
+    op = b.start_operator(env=env, heap=heap)
+    t0 = time.monotonic()
+    seen_at: float | None = None
+    swept_at: float | None = None
+    first_minute: tuple[dict[str, float], dict[str, float], float] | None = None
+    sweep = re.compile(rf"drift sweep: {made} snapshots, (\d+) listings")
+    while time.monotonic() - t0 < 1800 and (seen_at is None or swept_at is None or first_minute is None):
+        if seen_at is None and snapshots_indexed(op) >= made:
+            seen_at = time.monotonic() - t0
+        if swept_at is None and sweep.search(op.text()):
+            swept_at = time.monotonic() - t0
+        if first_minute is None and time.monotonic() - t0 >= 60:
+            counters = {k: float(v) for k, v in b.milvus.counters().items()}
+            assert op.proc is not None
+            first_minute = (
+                delta(counters, {k: float(v) for k, v in rpc0.items()}),
+                delta(api_writes(b), writes0),
+                rss_mb(op.proc.pid),
+            )
+        time.sleep(1)
+    report(f"f: restart with {made} snapshots: all in the operator's indexes after",
+           f"{seen_at:.0f} s" if seen_at is not None else "> 30 min")  # fmt: skip
+    report("f: ... every one of them drift-checked once after",
+           f"{swept_at:.0f} s" if swept_at is not None else "> 30 min")  # fmt: skip
+    rpcs, writes, rss_first = first_minute or ({}, {}, 0.0)
+    report("f: Milvus RPCs in the first minute", f"{sum(rpcs.values()):.0f}",
+           ", ".join(f"{k} {v:.0f}" for k, v in sorted(rpcs.items())))  # fmt: skip
+    report("f: Kubernetes writes in the first minute", f"{sum(writes.values()):.0f}",
+           ", ".join(f"{k} {v:.0f}" for k, v in sorted(writes.items())))  # fmt: skip
+    report("f: operator RSS after the first minute", f"{rss_first:.0f} MB")
+    assert op.proc is not None
+    report("f: operator RSS once all were looked at", f"{rss_mb(op.proc.pid):.0f} MB",
+           f"peak {rss_mb(op.proc.pid, 'VmHWM'):.0f} MB")  # fmt: skip
+    if heap and isinstance(op, HeapProbeOperator):
+        time.sleep(35)  # past a heap trim
+        print(op.heap_report(), flush=True)
+
+
+RSS_JSON = REPO / "benchmarks" / "rss.json"
+RSS_PNG = REPO / "benchmarks" / "rss.png"
+
+
+def draw_rss_curve(points: list[dict[str, float]]) -> None:
+    """Draw this run's RSS curve, with the one recorded before the change (rss-before.json) if there is one."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=100)
+    before = REPO / "benchmarks" / "rss-before.json"
+    if before.exists():
+        old = json.loads(before.read_text())
+        ax.plot([p["resources"] for p in old["points"]], [p["rss_mb"] for p in old["points"]], "o--", color="grey",
+                label=old["label"])  # fmt: skip
+    ax.plot([p["resources"] for p in points], [p["rss_mb"] for p in points], "o-", color="C0", label="now")
+    ax.axhline(350, color="C3", linestyle=":", label="target at 10k: 350 MB")
+    ax.set_xlabel("MilvusSnapshots (50 collections)")
+    ax.set_ylabel("operator RSS, settled (MB)")
+    if before.exists():  # the before curve is 5x higher: a log scale keeps both readable
+        ax.set_yscale("log")
+        ax.set_ylim(80, 2500)
+        ax.set_yticks([100, 200, 350, 500, 1000, 2000], ["100", "200", "350", "500", "1000", "2000"])
+    else:
+        ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(RSS_PNG)
+    plt.close(fig)
+    print(f"RSS curve: {RSS_PNG.relative_to(REPO)}", flush=True)
+
+
 def bench_make_test() -> None:
     t0 = time.monotonic()
     proc = subprocess.run(["make", "test"], cwd=REPO, capture_output=True, text=True)
@@ -464,22 +676,29 @@ def bench_make_test() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
-        "--only", default="cp,a,b,c,d,sched,m,secrets", help="comma-separated: cp,a,b,c,d,sched,m,secrets,test"
+        "--only", default="cp,a,b,c,d,sched,m,secrets,e,f", help="comma-separated: cp,a,b,c,d,sched,m,secrets,e,f,test"
     )
     parser.add_argument("--snapshots", type=int, default=200)
     parser.add_argument("--restores", type=int, default=100)
     parser.add_argument("--resources", type=int, default=1000)
     parser.add_argument("--schedules", type=int, default=100)
     parser.add_argument("--cp-runs", type=int, default=3)
+    parser.add_argument("--scale", default=",".join(map(str, SCALE_COUNTS)), help="e: snapshot counts, ascending")
+    parser.add_argument("--heap", action="store_true", help="e: operator under tracemalloc, heap report per step")
+    parser.add_argument("--operator-env", action="append", default=[], help="KEY=VALUE for the operator (experiments)")
+    parser.add_argument("--work", type=Path, default=None, help="keep logs and state here (default: a temp dir)")
+    parser.add_argument("--rss-json", type=Path, default=RSS_JSON, help="e: where the RSS curve is recorded")
     args = parser.parse_args()
     only = set(args.only.split(","))
+    OPERATOR_ENV.update(dict(kv.split("=", 1) for kv in args.operator_env))
     with tempfile.TemporaryDirectory(prefix="mso-bench-") as tmp:
-        work = Path(tmp)
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         if "cp" in only:
             bench_control_plane(work, args.cp_runs)
         if "d" in only:
             bench_idle_rss(work)
-        if only & {"a", "b", "c", "d", "sched", "m"}:
+        if only & {"a", "b", "c", "d", "sched", "m", "e"}:
             b = Bench(work)
             try:
                 if "a" in only:
@@ -496,6 +715,9 @@ def main() -> int:
                     bench_schedules(b, args.schedules)
                 if "m" in only:
                     bench_metrics_rss(b, args.resources)
+                if "e" in only:
+                    counts = tuple(int(c) for c in args.scale.split(","))
+                    bench_scale(b, counts, heap=args.heap, restart="f" in only, curve=args.rss_json)
             finally:
                 b.close()
         if "secrets" in only:

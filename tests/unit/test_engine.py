@@ -62,9 +62,40 @@ async def test_catch_up_waits_for_the_live_body_to_show_our_patch() -> None:
 
 async def test_catch_up_gives_up_after_its_deadline(monkeypatch: Any) -> None:
     monkeypatch.setattr(engine, "CATCH_UP_SECONDS", 0.05)
+    monkeypatch.setattr(engine, "CATCH_UP_LAGGING_SECONDS", 0.2)
     state = ResourceState(expected_status={"phase": "Ready"})
     await engine.catch_up(state, {"status": {"phase": "Creating"}}, stopped=False)  # returns, does not hang
     assert state.expected_status is None
+
+
+async def test_catch_up_waits_longer_only_while_the_watch_is_late(monkeypatch: Any) -> None:
+    """A body that moved on without our values is a real difference (go on after the short wait); a body that
+    has not moved at all is a late watch (keep waiting, up to the long deadline)."""
+    monkeypatch.setattr(engine, "CATCH_UP_SECONDS", 0.05)
+    monkeypatch.setattr(engine, "CATCH_UP_LAGGING_SECONDS", 5.0)
+    moved: dict[str, Any] = {"metadata": {"resourceVersion": "1"}, "status": {"phase": "Creating"}}
+
+    async def someone_else_writes() -> None:
+        await asyncio.sleep(0.01)
+        moved["metadata"] = {"resourceVersion": "2"}
+
+    writer = asyncio.create_task(someone_else_writes())
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await engine.catch_up(ResourceState(expected_status={"phase": "Ready"}), moved, stopped=False)
+    assert loop.time() - started < 2.0
+    await writer
+    late: dict[str, Any] = {"metadata": {"resourceVersion": "7"}, "status": {"phase": "Creating"}}
+
+    async def watch_delivers_late() -> None:
+        await asyncio.sleep(0.3)  # well past CATCH_UP_SECONDS
+        late["metadata"] = {"resourceVersion": "8"}
+        late["status"] = {"phase": "Ready"}
+
+    delivery = asyncio.create_task(watch_delivers_late())
+    await engine.catch_up(ResourceState(expected_status={"phase": "Ready"}), late, stopped=False)
+    assert late["status"]["phase"] == "Ready"  # it waited for the watch instead of acting on the stale body
+    await delivery
 
 
 class _Core:
@@ -200,3 +231,17 @@ async def test_a_subscription_nobody_waits_for_goes_with_its_daemon() -> None:
     bus.notify("MilvusConnection/ns/milvus")
     assert list(bus._waiters) == ["Secret/ns/creds"]
     assert list(bus._waiters["Secret/ns/creds"]) == [kept]
+
+
+async def test_the_first_write_waits_for_kopfs_finalizer() -> None:
+    body: dict[str, Any] = {"metadata": {"name": "s"}}
+
+    async def kopf_adds_it() -> None:
+        await asyncio.sleep(0.1)
+        body["metadata"]["finalizers"] = ["other.io/x", "snapshot.milvus.io/finalizer"]
+
+    adding = asyncio.create_task(kopf_adds_it())
+    await engine.finalizer_in_place(body, stopped=False)
+    assert "snapshot.milvus.io/finalizer" in body["metadata"]["finalizers"]
+    await adding
+    await engine.finalizer_in_place({"metadata": {}}, stopped=True)  # a stopping daemon does not wait

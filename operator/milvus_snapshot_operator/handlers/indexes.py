@@ -5,6 +5,7 @@ rather than handing each event to a worker thread."""
 from __future__ import annotations
 
 import datetime
+import sys
 from collections.abc import Mapping
 
 import kopf
@@ -62,20 +63,25 @@ async def snapshots(
     """(namespace, name) -> each MilvusSnapshot: restores wait on it, its connection's finalizer too."""
     model = parse(MilvusSnapshotSpec, spec)
     current = parse(MilvusSnapshotStatus, status)
+    ready = current.condition(READY)
     return {
         (namespace, name): SnapshotEntry(
             name=name,
-            connection=model.connection_ref.name,
-            collection_name=current.collection_name or model.collection_name,
+            # Interned: thousands of entries share a few connections, collections, databases and endpoints.
+            connection=sys.intern(model.connection_ref.name),
+            collection_name=sys.intern(current.collection_name or model.collection_name),
             phase=current.phase,
             snapshot_name=current.snapshot_name,
-            db_name=current.db_name,
-            endpoint=current.endpoint,
+            db_name=_intern(current.db_name),
+            endpoint=_intern(current.endpoint),
             error_message=current.error.message if current.error else "",
             needs_drop=needs_drop(model, current),
             source_row_count=current.source_row_count,
             deleting=bool(meta.get("deletionTimestamp")),
             imported_from=(meta.get("annotations") or {}).get(IMPORTED_FROM_ANNOTATION),
+            ready=ready.status if ready else None,
+            ready_reason=sys.intern(ready.reason) if ready else None,
+            last_verified_time=parse_rfc3339_or_none(current.last_verified_time),
         )
     }
 
@@ -108,6 +114,10 @@ async def schedule_children(
             imported=labels.get(IMPORTED_LABEL) == "true",
         )
     }
+
+
+def _intern(value: str | None) -> str | None:
+    return sys.intern(value) if value is not None else None
 
 
 def created_by_operator(meta: kopf.Meta) -> bool:

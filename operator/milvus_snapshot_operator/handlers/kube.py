@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime
+from typing import cast
 
 import kubernetes
+from kubernetes.client import CoreV1Event
 from kubernetes.client.exceptions import ApiException
 
 from ..api import GROUP, VERSION
@@ -20,6 +23,8 @@ from ..api.snapshot import PLURAL as SNAPSHOTS
 # creation the operator itself made (a copied manifest applied by kubectl is never pruned).
 FIELD_MANAGER = "milvus-snapshot-operator"
 SecretData = dict[str, bytes]
+JsonDict = dict[str, object]
+MERGE_PATCH = "application/merge-patch+json"
 
 
 def load_config() -> kubernetes.client.Configuration:
@@ -130,3 +135,58 @@ class KubeReader:
         except ApiException as exc:
             if exc.status != 404:
                 raise
+
+    async def get_snapshot(self, namespace: str, name: str) -> JsonDict | None:
+        """A MilvusSnapshot as the API server has it now (None when gone): drift checks read only those whose
+        status they are about to change."""
+        try:
+            found: object = await asyncio.to_thread(
+                self._custom.get_namespaced_custom_object, GROUP, VERSION, namespace, SNAPSHOTS, name
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return found if isinstance(found, dict) else None
+
+    async def patch_snapshot_status(self, namespace: str, name: str, status: JsonDict) -> bool:
+        """Merge-patch a MilvusSnapshot's status (as Kopf does for handlers); False when the object is gone."""
+        try:
+            await asyncio.to_thread(
+                self._custom.patch_namespaced_custom_object_status,
+                GROUP,
+                VERSION,
+                namespace,
+                SNAPSHOTS,
+                name,
+                {"status": status},
+                _content_type=MERGE_PATCH,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    async def post_event(
+        self, involved: JsonDict, type_: str, reason: str, message: str, component: str, instance: str
+    ) -> None:
+        """An Event like the ones Kopf posts for handlers (same source, same object reference)."""
+        now = datetime.datetime.now(datetime.UTC).isoformat()
+        namespace = str(involved.get("namespace") or "default")
+        body = {
+            "metadata": {"namespace": namespace, "generateName": "kopf-event-"},
+            "action": "Action?",
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "reportingComponent": component,
+            "reportingInstance": instance,
+            "source": {"component": component},
+            "involvedObject": involved,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "eventTime": now,
+        }
+        # The client serializes a plain dict as it is (its typed models only add a conversion step).
+        await asyncio.to_thread(self._core.create_namespaced_event, namespace, cast(CoreV1Event, body))

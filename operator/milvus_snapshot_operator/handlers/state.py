@@ -16,7 +16,7 @@ from .runtime import Runtime
 JsonDict = dict[str, object]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)  # one per object: thousands
 class ResourceState:
     # A daemon step and the finalizer of one object never run at once: a deletion that starts while a
     # create or restore call is in flight waits for its outcome instead of finding nothing and leaving an

@@ -58,6 +58,11 @@ class Resource:
     created: float | None = None
 
 
+def _shared(value: object) -> str:
+    """Interned: thousands of summaries share a few namespaces, phases, reasons, connections and collections."""
+    return sys.intern(str(value or ""))
+
+
 def summarize(
     kind: str,
     namespace: str,
@@ -70,11 +75,11 @@ def summarize(
     ready: WireView = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), {})
     common: Wire = {
         "kind": kind,
-        "namespace": str(namespace),
+        "namespace": _shared(namespace),
         "name": name,
-        "phase": str(status.get("phase") or ""),
-        "ready": str(ready.get("status") or ""),
-        "reason": str(ready.get("reason") or ""),
+        "phase": _shared(status.get("phase")),
+        "ready": _shared(ready.get("status")),
+        "reason": _shared(ready.get("reason")),
         "ready_since": epoch(ready.get("lastTransitionTime")),
         "deleting": bool(meta.get("deletionTimestamp")),
         "created": epoch(meta.get("creationTimestamp")),
@@ -88,10 +93,10 @@ def summarize(
         error = status.get("error") or {}
         return Resource(
             **common,
-            connection=str(ref.get("name") or ""),
-            database=str(status.get("dbName") or spec.get("dbName") or ""),
-            collection=str(status.get("collectionName") or spec.get("collectionName") or ""),
-            schedule=str((meta.get("labels") or {}).get(SCHEDULE_LABEL) or ""),
+            connection=_shared(ref.get("name")),
+            database=_shared(status.get("dbName") or spec.get("dbName")),
+            collection=_shared(status.get("collectionName") or spec.get("collectionName")),
+            schedule=_shared((meta.get("labels") or {}).get(SCHEDULE_LABEL)),
             success_time=(epoch(status.get("creationTime")) or common["ready_since"]) if is_ready else None,
             failure_time=(epoch(error.get("time")) or common["ready_since"]) if failed else None,
         )

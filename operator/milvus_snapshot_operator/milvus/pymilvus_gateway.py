@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable
@@ -11,6 +12,7 @@ from pymilvus import AsyncMilvusClient
 
 from .. import metrics
 from .cafile import ca_file
+from .coalesce import NextRound
 from .errors import DATABASE_NOT_FOUND, classify
 from .gateway import ErrorKind, IndexInfo, LoadState, MilvusError, RestoreJob, SnapshotInfo, VectorField
 from .tlsprobe import speaks_tls
@@ -21,6 +23,10 @@ T = TypeVar("T")
 _PROBE_COLLECTION = "__milvus_snapshot_operator_probe__"
 # AsyncMilvusClient.load_collection waits for 100 %: wait this long, then let the load go on and poll it.
 _LOAD_WAIT_SECONDS = 2.0
+# RPCs in flight at once per connection. The others wait here, before their timeout starts: a burst (1,000
+# snapshots applied at once) otherwise queues up in the server, and what waits there longer than the timeout
+# fails, is retried, and costs status writes.
+MAX_IN_FLIGHT = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +54,8 @@ class PymilvusGateway:
         # has_collection, get_collection_stats): they always go to the client's own database (the
         # `dbname` header). So those calls use one client per other database, created on first use.
         self._db_clients: dict[str, AsyncMilvusClient] = {}
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._flushes: NextRound[None] = NextRound()
 
     def _new_client(self, db_name: str) -> AsyncMilvusClient:
         endpoint = self.endpoint
@@ -81,11 +89,12 @@ class PymilvusGateway:
         self._db_clients.clear()
 
     async def _call(self, fn: Callable[..., Awaitable[T]], *args: object, **kwargs: object) -> T:
-        with metrics.rpc(fn.__name__):
-            try:
-                return await fn(*args, timeout=self.endpoint.timeout, **kwargs)
-            except Exception as exc:
-                raise classify(exc) from exc
+        async with self._slots:
+            with metrics.rpc(fn.__name__):
+                try:
+                    return await fn(*args, timeout=self.endpoint.timeout, **kwargs)
+                except Exception as exc:
+                    raise classify(exc) from exc
 
     async def server_version(self) -> str:
         try:
@@ -111,7 +120,9 @@ class PymilvusGateway:
             # Any other business answer (collection not found) proves the RPC exists.
 
     async def flush(self, collection: str, db: str) -> None:
-        await self._call(self._in_db(db).flush, collection)
+        """A flush that began after this call: shared by every caller waiting for one of that collection."""
+        client = self._in_db(db)
+        await self._flushes((db, collection), lambda: self._call(client.flush, collection))
 
     async def collection_exists(self, collection: str, db: str) -> bool:
         return bool(await self._call(self._in_db(db).has_collection, collection))

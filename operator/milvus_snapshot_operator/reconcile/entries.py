@@ -21,7 +21,7 @@ class ConnectionEntry:
     ready_message: str = ""
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class SnapshotEntry:
     """A MilvusSnapshot as restores, connections and retention see it."""
 
@@ -37,6 +37,10 @@ class SnapshotEntry:
     source_row_count: int | None = None  # the collection's row count when it was taken (restores verify it)
     deleting: bool = False
     imported_from: str | None = None  # an inventory import: <endpoint>/<db>/<collection>/<snapshot> it represents
+    # For drift checks (reconcile/snapshot.py drift_check): the Ready condition and when it was last verified.
+    ready: str | None = None
+    ready_reason: str | None = None
+    last_verified_time: datetime.datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,13 +10,16 @@ it Ready=False (EndpointChanged) instead of judging it against the wrong cluster
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime
+import enum
 
 from ..api.common import READY, ConditionStatus, Intent, parse_rfc3339_or_none, rfc3339
 from ..api.snapshot import DeletionPolicy, MilvusSnapshotSpec, MilvusSnapshotStatus, SnapshotPhase
 from ..milvus.gateway import ErrorKind, MilvusError, MilvusGateway, SnapshotInfo
 from . import ownership
+from .entries import SnapshotEntry
 from .milvus_errors import UNKNOWN_OUTCOME, retry, retry_or_fail
 from .naming import snapshot_name_for
 from .outcome import Event, Outcome, Retry
@@ -29,6 +32,12 @@ VERIFIED_TIME_REFRESH = datetime.timedelta(hours=1)
 # After a create whose outcome is unknown (timeout, lost reply, a crash mid-call), Milvus may still be
 # executing it: a deletion that finds nothing waits this long before it concludes there is nothing to drop.
 CREATE_LANDING_GRACE = datetime.timedelta(seconds=30)
+SNAPSHOT_MISSING = "SnapshotMissing"
+ENDPOINT_CHANGED = "EndpointChanged"
+
+# The names ListSnapshots returned for a collection, listed once for all its resources (handlers/drift.py), or
+# the error that listing got.
+Listing = frozenset[str] | MilvusError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +53,48 @@ class SnapshotInputs:
     # since: the snapshot cannot exist yet, so the adoption check (describe) is skipped. After a restart
     # (or any failed attempt) it is False and the check runs: that is what makes a crash safe.
     intent_fresh: bool = False
+    # Drift checks: the collection's snapshots as already listed, instead of a ListSnapshots of its own.
+    listed: Listing | None = None
+
+
+def settled(status: MilvusSnapshotStatus) -> bool:
+    """Made (or adopted) and recorded where: from now on only drift checks look at it, from one operator-level
+    timer (handlers/drift.py), so a Ready snapshot keeps no task of its own."""
+    return (
+        status.phase in (SnapshotPhase.READY, SnapshotPhase.MISSING)
+        and status.endpoint is not None
+        and status.snapshot_name is not None
+        and status.intent is None
+    )
+
+
+class DriftCheck(enum.StrEnum):
+    """What a drift check must do for one settled snapshot, decided from its index entry alone."""
+
+    NOTHING = "Nothing"  # what it shows is still true
+    REFRESH = "Refresh"  # still true, but lastVerifiedTime is due: write that field alone
+    RECONCILE = "Reconcile"  # something changed: read it, run reconcile_snapshot, write what differs
+
+
+def drift_check(
+    entry: SnapshotEntry, refs: Connected | Blocked, listed: Listing | None, now: datetime.datetime
+) -> DriftCheck:
+    """The cheap half of a drift check, so that a sweep over thousands of snapshots reads and writes only those
+    whose status would change (reconcile_snapshot, given the same listing, decides how)."""
+    if isinstance(refs, Blocked):
+        return DriftCheck.NOTHING if entry.ready_reason == refs.reason else DriftCheck.RECONCILE
+    if entry.endpoint != refs.endpoint:
+        return DriftCheck.NOTHING if entry.ready_reason == ENDPOINT_CHANGED else DriftCheck.RECONCILE
+    if listed is None or (isinstance(listed, MilvusError) and listed.kind != ErrorKind.COLLECTION_NOT_FOUND):
+        return DriftCheck.NOTHING  # cannot tell now; keep the last known truth
+    present = not isinstance(listed, MilvusError) and entry.snapshot_name in listed
+    if not present:
+        missing = entry.phase == SnapshotPhase.MISSING and entry.ready_reason == SNAPSHOT_MISSING
+        return DriftCheck.NOTHING if missing else DriftCheck.RECONCILE
+    if entry.phase != SnapshotPhase.READY or entry.ready != ConditionStatus.TRUE:
+        return DriftCheck.RECONCILE
+    last = entry.last_verified_time
+    return DriftCheck.REFRESH if last is None or now - last >= VERIFIED_TIME_REFRESH else DriftCheck.NOTHING
 
 
 async def reconcile_snapshot(inp: SnapshotInputs) -> Outcome[MilvusSnapshotStatus]:
@@ -99,14 +150,21 @@ async def _create(
     if info is None:
         if inp.spec.flush:
             await gw.flush(collection, db)
-        status.source_row_count = await gw.row_count(collection, db)
         description = ownership.describe_with_marker(inp.spec.description, inp.uid)
-        try:
-            await gw.create_snapshot(name, collection, db, description, inp.spec.compaction_protection_seconds)
-        except MilvusError as exc:
-            if exc.kind != ErrorKind.ALREADY_EXISTS:
-                raise
-            # Ours (a lost reply, or pymilvus re-sending the create) or someone else's: the marker says which.
+        # The row count and the create both see the flushed collection: made at once, not one after the other.
+        counted, created = await asyncio.gather(
+            gw.row_count(collection, db),
+            gw.create_snapshot(name, collection, db, description, inp.spec.compaction_protection_seconds),
+            return_exceptions=True,
+        )
+        # ALREADY_EXISTS: ours (a lost reply, or pymilvus re-sending the create) or someone else's: the marker
+        # (describe below) says which.
+        if isinstance(created, BaseException) and not (
+            isinstance(created, MilvusError) and created.kind == ErrorKind.ALREADY_EXISTS
+        ):
+            raise created
+        # A count that failed beside a create that may have landed is taken again, alone (rare).
+        status.source_row_count = counted if isinstance(counted, int) else await gw.row_count(collection, db)
         info = await gw.describe_snapshot(name, collection, db)
         if info is None:
             raise MilvusError(ErrorKind.UNAVAILABLE, f"snapshot {name!r} not visible right after create")
@@ -151,13 +209,10 @@ async def _verify(
 ) -> Outcome[MilvusSnapshotStatus]:
     """Drift check: a snapshot that vanished is Missing (Ready=False, recoverable), never silently recreated."""
     name, collection, db = _ids(status)
-    try:
-        names = await gw.list_snapshots(collection, db)
-    except MilvusError as exc:
-        if exc.kind != ErrorKind.COLLECTION_NOT_FOUND:
-            return Outcome(status, Retry.DRIFT)  # cannot tell now; keep the last known truth
-        names = []
-    if name in names:
+    listed = inp.listed if inp.listed is not None else await list_snapshots(gw, collection, db)
+    if isinstance(listed, MilvusError) and listed.kind != ErrorKind.COLLECTION_NOT_FOUND:
+        return Outcome(status, Retry.DRIFT)  # cannot tell now; keep the last known truth
+    if not isinstance(listed, MilvusError) and name in listed:
         events = []
         ready = status.condition(READY)
         restored = status.phase == SnapshotPhase.MISSING or ready is None or ready.status != ConditionStatus.TRUE
@@ -176,8 +231,16 @@ async def _verify(
     first = status.phase != SnapshotPhase.MISSING
     status.phase = SnapshotPhase.MISSING
     status.ready_to_use = False
-    status.mark_retrying("SnapshotMissing", message, inp.generation, inp.now)
-    return Outcome(status, Retry.DRIFT, [Event("Warning", "SnapshotMissing", message)] if first else [])
+    status.mark_retrying(SNAPSHOT_MISSING, message, inp.generation, inp.now)
+    return Outcome(status, Retry.DRIFT, [Event("Warning", SNAPSHOT_MISSING, message)] if first else [])
+
+
+async def list_snapshots(gw: MilvusGateway, collection: str, db: str) -> Listing:
+    """One ListSnapshots, its error kept as the answer (a drift check judges both)."""
+    try:
+        return frozenset(await gw.list_snapshots(collection, db))
+    except MilvusError as exc:
+        return MilvusError(exc.kind, exc.message, exc.code)  # without the client's traceback: it may be kept
 
 
 def _moved(inp: SnapshotInputs, status: MilvusSnapshotStatus, conn: Connected) -> Outcome[MilvusSnapshotStatus]:
@@ -187,9 +250,9 @@ def _moved(inp: SnapshotInputs, status: MilvusSnapshotStatus, conn: Connected) -
         f"snapshot {name!r} was made on {status.endpoint}, but MilvusConnection {inp.spec.connection_ref.name!r} "
         f"now points to {conn.endpoint}; point it back to use this snapshot"
     )
-    first = status.mark_retrying("EndpointChanged", message, inp.generation, inp.now)
+    first = status.mark_retrying(ENDPOINT_CHANGED, message, inp.generation, inp.now)
     status.ready_to_use = False
-    return Outcome(status, Retry.DEPENDENCY, [Event("Warning", "EndpointChanged", message)] if first else [])
+    return Outcome(status, Retry.DEPENDENCY, [Event("Warning", ENDPOINT_CHANGED, message)] if first else [])
 
 
 def _fill(status: MilvusSnapshotStatus, info: SnapshotInfo, now: datetime.datetime) -> None:
