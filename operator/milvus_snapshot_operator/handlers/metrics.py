@@ -35,35 +35,35 @@ INDEXES = ("metrics_connections", "metrics_snapshots", "metrics_restores", "metr
 logger = logging.getLogger(__name__)
 
 
-def _summary(
+def _summary(  # the index functions are async: Kopf runs sync ones in its thread pool, one hop per watch event
     kind: str, namespace: str | None, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status
 ) -> dict[str, Resource]:
     return {str(namespace): summarize(kind, str(namespace), name, meta, spec, status)}
 
 
 @kopf.index(GROUP, VERSION, CONNECTIONS)
-def metrics_connections(
+async def metrics_connections(
     namespace: str | None, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: object
 ) -> dict[str, Resource]:
     return _summary(CONNECTION, namespace, name, meta, spec, status)
 
 
 @kopf.index(GROUP, VERSION, SNAPSHOTS)
-def metrics_snapshots(
+async def metrics_snapshots(
     namespace: str | None, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: object
 ) -> dict[str, Resource]:
     return _summary(SNAPSHOT, namespace, name, meta, spec, status)
 
 
 @kopf.index(GROUP, VERSION, RESTORES)
-def metrics_restores(
+async def metrics_restores(
     namespace: str | None, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: object
 ) -> dict[str, Resource]:
     return _summary(RESTORE, namespace, name, meta, spec, status)
 
 
 @kopf.index(GROUP, VERSION, SCHEDULES)
-def metrics_schedules(
+async def metrics_schedules(
     namespace: str | None, name: str, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, **_: object
 ) -> dict[str, Resource]:
     return _summary(SCHEDULE, namespace, name, meta, spec, status)
