@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
+import kopf
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
@@ -31,3 +34,17 @@ def parse(model: type[M], data: Mapping[str, object] | None) -> M:
     except ValidationError:
         known = {f.alias or n for n, f in model.model_fields.items()}
         return model.model_validate({k: v for k, v in raw.items() if k in known})
+
+
+def mapping(value: object) -> Mapping[str, object]:
+    """A body's part as a mapping: an absent or malformed one reads as empty."""
+    return value if isinstance(value, Mapping) else {}
+
+
+async def stop_task(memo: kopf.Memo, key: str) -> None:
+    """Cancel an operator-level task a startup handler kept in the memo, and wait until it has ended."""
+    task = memo.get(key)
+    if isinstance(task, asyncio.Task):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

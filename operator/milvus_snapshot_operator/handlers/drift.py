@@ -17,7 +17,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 import kopf
 
@@ -28,7 +28,7 @@ from ..reconcile.entries import ConnectionEntry, SnapshotEntry
 from ..reconcile.refs import Blocked, Connected
 from ..reconcile.snapshot import DriftCheck, Listing, SnapshotInputs, drift_check, list_snapshots, reconcile_snapshot
 from ..reconcile.snapshot import settled as settled_status
-from .common import by_name, now, parse
+from .common import by_name, mapping, now, parse, stop_task
 from .engine import merge_patch
 from .resolve import connection_key, resolve_connection, wake_keys
 from .runtime import Runtime
@@ -196,10 +196,10 @@ class DriftChecks:
         async with self._writes:
             with _logged(namespace, name):
                 body = await self.runtime.kube.get_snapshot(namespace, name)
-                meta = _mapping(body.get("metadata")) if body else {}
+                meta = mapping(body.get("metadata")) if body else {}
                 if body is None or meta.get("deletionTimestamp"):
                     return  # gone, or the finalizer's now
-                old = dict(_mapping(body.get("status")))
+                old = dict(mapping(body.get("status")))
                 current = parse(MilvusSnapshotStatus, old)
                 if not settled_status(current):
                     return  # its daemon still has work (a restart will run it)
@@ -209,7 +209,7 @@ class DriftChecks:
                         name=name,
                         uid=str(meta.get("uid") or ""),
                         generation=generation if isinstance(generation, int) else None,
-                        spec=parse(MilvusSnapshotSpec, _mapping(body.get("spec"))),
+                        spec=parse(MilvusSnapshotSpec, mapping(body.get("spec"))),
                         status=current,
                         now=now(),
                         refs=refs,
@@ -219,7 +219,7 @@ class DriftChecks:
                 new = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
                 diff = merge_patch(old, new)
                 if isinstance(diff, dict):
-                    labels = {str(k): str(v) for k, v in _mapping(meta.get("labels")).items()}
+                    labels = {str(k): str(v) for k, v in mapping(meta.get("labels")).items()}
                     metrics.observe_status_change(KIND, namespace, labels, old, new)
                     if not await self.runtime.kube.patch_snapshot_status(namespace, name, diff):
                         return
@@ -252,10 +252,6 @@ def _logged(namespace: str, name: str) -> collections.abc.Iterator[None]:
         logger.warning("drift check of MilvusSnapshot %s/%s failed: %s: %s", namespace, name, type(exc).__name__, exc)
 
 
-def _mapping(value: object) -> Mapping[str, object]:
-    return value if isinstance(value, Mapping) else {}
-
-
 @kopf.on.startup()
 @by_name
 async def start_drift_checks(
@@ -271,8 +267,4 @@ async def start_drift_checks(
 
 @kopf.on.cleanup()
 async def stop_drift_checks(memo: kopf.Memo, **_: object) -> None:
-    task = memo.get("drift_checks")
-    if isinstance(task, asyncio.Task):
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop_task(memo, "drift_checks")

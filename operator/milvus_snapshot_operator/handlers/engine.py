@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from .. import metrics
 from ..api import FINALIZER
 from ..reconcile.outcome import Outcome, Retry
+from .common import mapping
 from .kopf_quirks import REQUEUE_MARK
 from .state import JsonDict, ResourceState, runtime_of, state_of
 
@@ -103,11 +104,11 @@ async def catch_up(state: ResourceState, body: Mapping[str, object], stopped: ko
     """
     expected, state.expected_status = state.expected_status, None
     loop = asyncio.get_running_loop()
-    seen = _mapping(body.get("metadata")).get("resourceVersion")
+    seen = mapping(body.get("metadata")).get("resourceVersion")
     started = loop.time()
-    while expected is not None and not contains(dict(_mapping(body.get("status"))), expected):
+    while expected is not None and not contains(dict(mapping(body.get("status"))), expected):
         waited = loop.time() - started
-        moved = _mapping(body.get("metadata")).get("resourceVersion") != seen
+        moved = mapping(body.get("metadata")).get("resourceVersion") != seen
         if stopped or waited > CATCH_UP_LAGGING_SECONDS or (waited > CATCH_UP_SECONDS and moved):
             return
         await asyncio.sleep(0.02)
@@ -124,7 +125,7 @@ async def finalizer_in_place(
     whose deletion would not come back to us.
     """
     deadline = asyncio.get_running_loop().time() + CATCH_UP_SECONDS
-    while finalizer not in _strings(_mapping(body.get("metadata")).get("finalizers")):
+    while finalizer not in _strings(mapping(body.get("metadata")).get("finalizers")):
         if stopped or asyncio.get_running_loop().time() > deadline:
             return
         await asyncio.sleep(0.02)
@@ -149,7 +150,7 @@ def wait_next(memo: kopf.Memo, keys: list[str], timeout: float) -> None:
 
 def apply(outcome: Outcome[S], body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo | None = None) -> bool:
     """Status patch and events. True when the status changed."""
-    old = dict(_mapping(body.get("status")))
+    old = dict(mapping(body.get("status")))
     new: JsonDict = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
     diff = merge_patch(old, new)
     if isinstance(diff, dict):
@@ -211,12 +212,8 @@ async def finalizer_wait(memo: kopf.Memo, keys: list[str], seconds: float, *, st
 
 def latest_status(memo: kopf.Memo, body: kopf.Body) -> Mapping[str, object]:
     """The freshest status we know: what this process last wrote, else the body's (after a restart)."""
-    return state_of(memo).latest_status or _mapping(body.get("status"))
+    return state_of(memo).latest_status or mapping(body.get("status"))
 
 
 def _strings(value: object) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
-
-
-def _mapping(value: object) -> Mapping[str, object]:
-    return value if isinstance(value, Mapping) else {}

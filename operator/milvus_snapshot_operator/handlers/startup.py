@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import os
 import socket
@@ -14,6 +13,7 @@ from ..api import FINALIZER, GROUP
 from ..config import OperatorConfig
 from ..memory import trim
 from ..milvus.logs import quiet_pymilvus
+from .common import stop_task
 from .kopf_quirks import NoDiffBase, quiet_kopf, release_bodies_of_finished_daemons, wait_for_indexes_without_a_herd
 from .runtime import Runtime
 from .state import runtime_of
@@ -62,11 +62,7 @@ def _young_collections() -> int:
 
 @kopf.on.cleanup()
 async def close_clients(memo: kopf.Memo, **_: object) -> None:
-    trimmer = memo.get("heap_trimmer")
-    if isinstance(trimmer, asyncio.Task):
-        trimmer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await trimmer
+    await stop_task(memo, "heap_trimmer")
     if "runtime" in memo:
         runtime = runtime_of(memo)
         await runtime.secrets.close()
