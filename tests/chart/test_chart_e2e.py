@@ -365,3 +365,28 @@ def test_upgrade_and_uninstall_keep_crds_and_user_resources(release: Release, ku
         kube.cluster.kubectl("get", "crd", crd)
     assert set(kube.run("get", KINDS, "-o", "name").stdout.split()) == before
     assert kube.get("secret", "milvus-credentials") is not None
+
+
+def test_drift_turns_a_vanished_snapshot_missing_under_the_charts_rbac(
+    release: Release,
+    kube: Kube,
+    milvus: MilvusServer,
+    books: Any,
+    operators: Callable[[], ChartOperator],
+) -> None:
+    """The drift timer reads a snapshot before it changes its status, with the verbs the chart grants (list,
+    watch, patch: no get). A snapshot dropped in Milvus out of band turns Missing with its event (README, Drift)."""
+    (port,) = free_ports(1)
+    ns = kube.namespace
+    release.install(chart_values(port=port, watchNamespaces=[ns]))
+    operators()
+    secret, connection = yaml.safe_load_all(manifest((REPO / "examples" / "connection.yaml").read_text(), milvus))
+    kube.apply(json.dumps({"apiVersion": "v1", "kind": "List", "items": [secret, connection]}))
+    kube.apply((REPO / "examples" / "snapshot.yaml").read_text())
+    wait_ready(kube, "MilvusSnapshot", "books-nightly")
+    assert not release.can_i("get", "milvussnapshots.snapshot.milvus.io", "-n", ns)  # drift reads by a list
+    books.drop_snapshot("books_nightly", collection_name="books")
+    kube.wait_phase("MilvusSnapshot", "books-nightly", "Missing", timeout=60)  # driftCheckSeconds is 3
+    kube.wait(
+        lambda: ("Warning", "SnapshotMissing") in {(t, r) for t, r, _ in kube.events("books-nightly")}, 30, "the event"
+    )

@@ -86,6 +86,25 @@ def test_snapshot_deleted_while_its_create_is_in_flight_leaves_no_orphan(
     assert milvus.counters()["DropSnapshot"] == 1
 
 
+def test_a_deletion_that_beats_an_adoption_leaves_the_snapshot_it_never_adopted(
+    kube: Kube, milvus: MilvusServer, books: Any, operator: OperatorProcess
+) -> None:
+    """Deleted while the adoption's describe is in flight: Kopf cancels the step, nothing was adopted (an adoption
+    records no intent), so the finalizer lets go and the snapshot someone else made stays in Milvus, even under
+    deletionPolicy Delete."""
+    kube.apply(connection_manifest(milvus))
+    wait_ready(kube, "MilvusConnection", "milvus")
+    books.create_snapshot("handmade", collection_name="books")
+    milvus.faults(latency={"DescribeSnapshot": 3})
+    before = milvus.counters().get("DescribeSnapshot", 0)
+    kube.apply(snapshot_manifest("adopting", snapshotName="handmade", adopt=True, deletionPolicy="Delete"))
+    wait_counter(milvus, "DescribeSnapshot", before + 1)  # the adoption's describe is in flight now
+    kube.run("delete", "milvussnapshot", "adopting", "--wait=false")
+    kube.wait(lambda: kube.get("MilvusSnapshot", "adopting") is None, 60, "deletion to finish")
+    assert books.list_snapshots(collection_name="books") == ["handmade"]
+    assert milvus.counters().get("DropSnapshot", 0) == 0
+
+
 def test_a_schedule_that_can_never_run_is_reported_not_crashed(
     kube: Kube, milvus: MilvusServer, operator: OperatorProcess
 ) -> None:

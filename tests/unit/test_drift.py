@@ -3,6 +3,8 @@ snapshots whose status changes, the same status and events a snapshot's own chec
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 import types
 import uuid
@@ -36,16 +38,33 @@ class FakeKube:
         self.objects: dict[str, dict[str, Any]] = {}
         self.reads: list[str] = []
         self.patches: list[tuple[str, dict[str, object]]] = []
+        self.refused: list[str] = []  # patches of objects gone, or changed since the version the patch names
         self.events: list[tuple[str, str, str]] = []
+        self.after_read: Any = None  # a change someone else makes between a read and the patch that follows it
 
     async def get_snapshot(self, namespace: str, name: str) -> dict[str, Any] | None:
         self.reads.append(name)
-        return self.objects.get(name)
+        found = self.objects.get(name)
+        copy = None if found is None else {**found, "metadata": dict(found["metadata"])}
+        if self.after_read is not None:
+            self.after_read(name)
+        return copy
 
-    async def patch_snapshot_status(self, namespace: str, name: str, status: dict[str, object]) -> bool:
+    async def patch_snapshot_status(
+        self, namespace: str, name: str, status: dict[str, object], resource_version: str | None = None
+    ) -> bool:
+        obj = self.objects.get(name)
+        if obj is None or (resource_version is not None and obj["metadata"]["resourceVersion"] != resource_version):
+            self.refused.append(name)
+            return False
         self.patches.append((name, status))
-        self.objects[name]["status"] = {**self.objects[name]["status"], **status}
+        obj["status"] = {**obj["status"], **status}
+        self.bump(name)
         return True
+
+    def bump(self, name: str) -> None:
+        meta = self.objects[name]["metadata"]
+        meta["resourceVersion"] = str(int(meta.get("resourceVersion", "1")) + 1)
 
     async def post_event(self, involved: dict[str, object], type_: str, reason: str, message: str, *_: str) -> None:
         self.events.append((str(involved["name"]), type_, reason))
@@ -62,7 +81,7 @@ async def ready_snapshot(milvus: FakeMilvus, name: str, collection: str, verifie
     body = {
         "apiVersion": "snapshot.milvus.io/v1alpha1",
         "kind": "MilvusSnapshot",
-        "metadata": {"name": name, "namespace": NS, "uid": uid_of(name), "generation": 1},
+        "metadata": {"name": name, "namespace": NS, "uid": uid_of(name), "generation": 1, "resourceVersion": "1"},
         "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
         "status": status.model_dump(mode="json", by_alias=True, exclude_none=True),
     }
@@ -191,3 +210,96 @@ def test_drift_check_decides_from_the_entry_alone(now: datetime.datetime) -> Non
     blocked = Blocked(Missing.SECRET, "SecretNotFound", "Secret 'x' not found", "Secret/prod/x")
     assert check(entry, blocked, None, now) == DriftCheck.RECONCILE
     assert rfc3339(now)  # the timestamps the entries hold are the status's own
+
+
+async def test_a_blocked_connection_is_said_once_and_recovery_writes_once(
+    now: datetime.datetime, monkeypatch: Any
+) -> None:
+    checks, milvus, kube, index = await setup(now, count=2, monkeypatch=monkeypatch)
+    blocked = Blocked(Missing.SECRET, "SecretNotFound", "Secret 'x' not found", "Secret/prod/x")
+
+    async def resolve_blocked(*_: object) -> Blocked:
+        return blocked
+
+    monkeypatch.setattr(drift, "resolve_connection", resolve_blocked)
+    await checks.sweep()
+    assert {ready_of(o) for o in kube.objects.values()} == {("False", "SecretNotFound")}
+    index.update(await index_of(list(kube.objects.values())))
+    kube.patches.clear()
+    await checks.sweep()
+    assert kube.patches == []  # still blocked: nothing new to write
+
+    async def resolve_ok(*_: object) -> Connected:
+        return Connected(gateway=milvus, db_name="default", endpoint=HERE)
+
+    monkeypatch.setattr(drift, "resolve_connection", resolve_ok)
+    await checks.sweep()
+    assert {ready_of(o) for o in kube.objects.values()} == {("True", "SnapshotReady")}
+    index.update(await index_of(list(kube.objects.values())))
+    kube.patches.clear(), kube.events.clear()
+    await checks.sweep()
+    assert kube.patches == [] and kube.events == []
+
+
+def ready_of(obj: dict[str, Any]) -> tuple[str, str]:
+    ready = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
+    return ready["status"], ready["reason"]
+
+
+async def test_a_replica_paused_by_peering_sweeps_nothing_until_it_leads_again(
+    now: datetime.datetime, monkeypatch: Any
+) -> None:
+    """Kopf pauses a replica's watches and daemons, not the drift timer: its frozen index (here two hours old)
+    would otherwise have it refresh every snapshot on every sweep, next to the replica that leads."""
+    checks, milvus, kube, _ = await setup(now - datetime.timedelta(hours=2), count=5, monkeypatch=monkeypatch)
+    checks.runtime.config.drift_check_seconds = 0.05
+    paused = True
+    checks.paused = lambda: paused
+    task = asyncio.create_task(checks.run())
+    try:
+        await asyncio.sleep(1.5)  # the first sweep would come within 0.5 s (index settled, interval 0.05 s)
+        assert milvus.calls["list_snapshots"] == 0 and kube.reads == [] and kube.patches == []
+        paused = False
+        for _ in range(100):
+            if len(kube.patches) >= 5:
+                break
+            await asyncio.sleep(0.05)
+        assert sorted(name for name, _ in kube.patches[:5]) == [f"s-{i}" for i in range(5)]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_an_entry_of_an_object_gone_unseen_is_tried_once_until_the_index_changes(
+    now: datetime.datetime, monkeypatch: Any
+) -> None:
+    """Kopf keeps the index entry of an object deleted while its watch was not running (a paused replica)."""
+    checks, _, kube, index = await setup(now - datetime.timedelta(hours=2), count=2, monkeypatch=monkeypatch)
+    gone = kube.objects.pop("s-1")
+    await checks.sweep()
+    assert kube.refused == ["s-1"] and [name for name, _ in kube.patches] == ["s-0"]
+    index.update(await index_of([kube.objects["s-0"]]))  # the watch event of s-0's refresh
+    kube.refused.clear(), kube.patches.clear()
+    await checks.sweep()
+    assert kube.refused == [] and kube.patches == []  # s-0 verified just now; s-1 not tried again
+    kube.objects["s-1"] = gone  # made again under the same name: a new entry, checked again
+    index.update(await index_of([gone]))
+    await checks.sweep()
+    assert [name for name, _ in kube.patches] == ["s-1"]
+
+
+async def test_a_deletion_that_begins_after_the_read_is_not_overwritten(
+    now: datetime.datetime, monkeypatch: Any
+) -> None:
+    checks, milvus, kube, _ = await setup(now, count=1, monkeypatch=monkeypatch)
+    await milvus.drop_snapshot(kube.objects["s-0"]["status"]["snapshotName"], "c0", "default")
+
+    def finalizer_starts(name: str) -> None:
+        kube.objects[name]["status"] = {**kube.objects[name]["status"], "phase": "Deleting"}
+        kube.bump(name)
+
+    kube.after_read = finalizer_starts
+    await checks.sweep()
+    assert kube.refused == ["s-0"] and kube.events == []
+    assert kube.objects["s-0"]["status"]["phase"] == "Deleting"

@@ -153,3 +153,35 @@ async def test_the_body_goes_when_the_last_daemon_exits_however_it_was_stopped(m
         settings=None, daemons=running, handler=types.SimpleNamespace(id="b"), memory=memory, cause=None
     )
     assert memory.live_fresh_body is None
+
+
+async def test_the_pause_of_peering_is_read_from_the_toggles_kopf_hands_each_event(monkeypatch: Any) -> None:
+    """handlers/drift.py asks `operator_paused()` before each sweep; Kopf exposes its pause only to its own
+    machinery, which passes the same toggles to the daemon killer and to every spawning cause (pinned here)."""
+    from kopf._cogs.aiokits import aiotoggles
+    from kopf._core.reactor import inventory, processing, running
+
+    from milvus_snapshot_operator.handlers import kopf_quirks
+
+    assert "operator_paused = aiotoggles.ToggleSet(any)" in inspect.getsource(running)
+    assert "operator_paused=operator_paused)))" in inspect.getsource(running)  # the daemon killer gets them
+    assert "operator_paused=operator_paused,\n        )" in inspect.getsource(processing.process_resource_causes)
+
+    async def kopfs(**_: object) -> list[float]:
+        return []
+
+    monkeypatch.setattr(processing, "process_spawning_cause", kopfs)
+    monkeypatch.setattr(kopf_quirks, "_pause", kopf_quirks._Pause())
+    kopf_quirks.release_bodies_of_finished_daemons()
+    assert not kopf_quirks.operator_paused()  # no event yet: nothing indexed, nothing to sweep either
+    paused = aiotoggles.ToggleSet(any)
+    peering = await paused.make_toggle(name="peering: another replica leads")
+    memory = inventory.ResourceMemory()
+    await processing.process_spawning_cause(
+        registry=None, settings=None, memory=memory, cause=None, operator_paused=paused
+    )
+    assert not kopf_quirks.operator_paused()
+    await peering.turn_to(True)
+    assert kopf_quirks.operator_paused()
+    await peering.turn_to(False)
+    assert not kopf_quirks.operator_paused()

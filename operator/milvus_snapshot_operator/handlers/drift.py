@@ -30,6 +30,7 @@ from ..reconcile.snapshot import DriftCheck, Listing, SnapshotInputs, drift_chec
 from ..reconcile.snapshot import settled as settled_status
 from .common import by_name, mapping, now, parse, stop_task
 from .engine import merge_patch
+from .kopf_quirks import operator_paused
 from .resolve import connection_key, resolve_connection, wake_keys
 from .runtime import Runtime
 from .startup import configure  # noqa: F401 - registered first: Kopf runs startup handlers in that order
@@ -72,9 +73,14 @@ class DriftChecks:
         snapshots: kopf.Index[Key, SnapshotEntry],
         connections: kopf.Index[Key, ConnectionEntry],
         settings: kopf.OperatorSettings,
+        paused: Callable[[], bool] = operator_paused,
     ) -> None:
         self.runtime, self.snapshots, self.connections, self.settings = runtime, snapshots, connections, settings
+        self.paused = paused
         self._writes = asyncio.Semaphore(WRITE_CONCURRENCY)
+        # Index entries of objects found gone (Kopf keeps an entry when the object went while its watch was not
+        # running, e.g. a replica paused by peering): skipped while the index holds that same entry.
+        self._gone: dict[Key, SnapshotEntry] = {}
 
     async def run(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         interval = self.runtime.config.drift_check_seconds
@@ -82,6 +88,12 @@ class DriftChecks:
         logged = -1
         while True:
             wake = self.runtime.bus.subscribe(self._wake_keys())  # changes during the sweep count too
+            if self.paused():
+                # Peering gave another replica the lead: Kopf stopped this one's watches, so its index is frozen;
+                # sweeping it would judge from stale entries and write what the active replica already writes.
+                logger.debug("drift sweep skipped: this replica is paused (peering)")
+                await self.runtime.bus.wait(wake, interval)
+                continue
             try:
                 done = await self.sweep()
             except Exception:  # never let one bad sweep end drift checks for good
@@ -134,9 +146,10 @@ class DriftChecks:
         by_connection: dict[Key, list[tuple[str, SnapshotEntry]]] = collections.defaultdict(list)
         for (namespace, name), store in list(self.snapshots.items()):
             for entry in store:
-                if is_settled(entry):
+                if is_settled(entry) and self._gone.get((namespace, name)) is not entry:
                     by_connection[(namespace, entry.connection)].append((name, entry))
                     done.snapshots += 1
+        self._gone = {k: e for k, e in self._gone.items() if any(e is held for held in self.snapshots.get(k, ()))}
         lists = asyncio.Semaphore(LIST_CONCURRENCY)
         await asyncio.gather(*(self._check(key, items, lists, done) for key, items in by_connection.items()))
         done.seconds = time.monotonic() - started
@@ -162,43 +175,54 @@ class DriftChecks:
             await asyncio.gather(*(listing(db, collection) for db, collection in wanted))
             done.listings += len(wanted)
         checked = now()
-        refresh: list[str] = []
-        recheck: list[tuple[str, Listing | None]] = []
+        refresh: list[tuple[str, SnapshotEntry]] = []
+        recheck: list[tuple[str, SnapshotEntry, Listing | None]] = []
         for name, entry in items:
             listed = None
             if isinstance(refs, Connected):
                 listed = listings.get((entry.db_name or refs.db_name, entry.collection_name))
             verdict = drift_check(entry, refs, listed, checked)
             if verdict == DriftCheck.REFRESH:
-                refresh.append(name)
+                refresh.append((name, entry))
             elif verdict == DriftCheck.RECONCILE:
-                recheck.append((name, listed))
+                recheck.append((name, entry, listed))
         done.refreshed += len(refresh)
         done.reconciled += len(recheck)
         verified = rfc3339(checked)
         # In batches: an hourly refresh of thousands of snapshots made in the same hour must not become thousands
         # of tasks at once (their writes go WRITE_CONCURRENCY at a time anyway).
         for start in range(0, len(refresh), BATCH):
-            await asyncio.gather(*(self._refresh(namespace, n, verified) for n in refresh[start : start + BATCH]))
+            due = refresh[start : start + BATCH]
+            await asyncio.gather(*(self._refresh(namespace, name, entry, verified) for name, entry in due))
         for start in range(0, len(recheck), BATCH):
             batch = recheck[start : start + BATCH]
-            await asyncio.gather(*(self._reconcile(namespace, n, refs, listed, done) for n, listed in batch))
+            await asyncio.gather(*(self._reconcile(namespace, n, e, refs, listed, done) for n, e, listed in batch))
 
-    async def _refresh(self, namespace: str, name: str, verified: str) -> None:
+    async def _refresh(self, namespace: str, name: str, entry: SnapshotEntry, verified: str) -> None:
         async with self._writes:
             with _logged(namespace, name):
-                await self.runtime.kube.patch_snapshot_status(namespace, name, {"lastVerifiedTime": verified})
+                if not await self.runtime.kube.patch_snapshot_status(namespace, name, {"lastVerifiedTime": verified}):
+                    self._gone[(namespace, name)] = entry
 
     async def _reconcile(
-        self, namespace: str, name: str, refs: Connected | Blocked, listed: Listing | None, done: Sweep
+        self,
+        namespace: str,
+        name: str,
+        entry: SnapshotEntry,
+        refs: Connected | Blocked,
+        listed: Listing | None,
+        done: Sweep,
     ) -> None:
         """What the snapshot's daemon would do on its next drift check, with the listing made for all."""
         async with self._writes:
             with _logged(namespace, name):
                 body = await self.runtime.kube.get_snapshot(namespace, name)
-                meta = mapping(body.get("metadata")) if body else {}
-                if body is None or meta.get("deletionTimestamp"):
-                    return  # gone, or the finalizer's now
+                if body is None:
+                    self._gone[(namespace, name)] = entry
+                    return
+                meta = mapping(body.get("metadata"))
+                if meta.get("deletionTimestamp"):
+                    return  # the finalizer's now
                 old = dict(mapping(body.get("status")))
                 current = parse(MilvusSnapshotStatus, old)
                 if not settled_status(current):
@@ -219,10 +243,14 @@ class DriftChecks:
                 new = outcome.status.model_dump(mode="json", by_alias=True, exclude_none=True)
                 diff = merge_patch(old, new)
                 if isinstance(diff, dict):
+                    # Only onto the version read: a deletion that began since then (the finalizer's Deleting) wins.
+                    version = meta.get("resourceVersion")
+                    if not await self.runtime.kube.patch_snapshot_status(
+                        namespace, name, diff, str(version) if version else None
+                    ):
+                        return
                     labels = {str(k): str(v) for k, v in mapping(meta.get("labels")).items()}
                     metrics.observe_status_change(KIND, namespace, labels, old, new)
-                    if not await self.runtime.kube.patch_snapshot_status(namespace, name, diff):
-                        return
                     done.changed += 1
                 involved = {
                     "apiVersion": body.get("apiVersion"),

@@ -1,6 +1,7 @@
 """Where the operator depends on Kopf's internals rather than its API, in one place, tested against the pinned
 Kopf (tests/unit/test_kopf_quirks.py): the text of Kopf's log lines, the diff-base storage hook, the body
-Kopf keeps for daemons that have exited, and how its workers wait for the indexes at startup."""
+Kopf keeps for daemons that have exited, how its workers wait for the indexes at startup, and whether peering
+has paused this replica."""
 
 from __future__ import annotations
 
@@ -96,6 +97,8 @@ def release_bodies_of_finished_daemons() -> None:
         cause: causes.SpawningCause,
         operator_paused: aiotoggles.ToggleSet | None,
     ) -> Collection[float]:
+        if operator_paused is not None:
+            _pause.toggles = operator_paused
         delays = await original(
             registry=registry, settings=settings, memory=memory, cause=cause, operator_paused=operator_paused
         )
@@ -107,6 +110,23 @@ def release_bodies_of_finished_daemons() -> None:
     process_spawning_cause.releases_bodies = True  # type: ignore[attr-defined]
     processing.process_spawning_cause = process_spawning_cause
     daemons_engine._runner = _runner
+
+
+class _Pause:
+    toggles: aiotoggles.ToggleSet | None = None
+
+
+_pause = _Pause()
+
+
+def operator_paused() -> bool:
+    """Whether Kopf has paused this replica (peering: another replica has a higher priority). Kopf then stops the
+    watches and daemons, but not the operator's own tasks nor its indexes, which keep what they last saw: the
+    drift timer (handlers/drift.py) asks this before each sweep. Kopf does not expose the state; its pause
+    toggles reach `process_spawning_cause` with every event of a kind that has daemons, where
+    `release_bodies_of_finished_daemons` keeps them. False until a first event (a replica that never ran has
+    empty indexes, so nothing to sweep)."""
+    return _pause.toggles is not None and _pause.toggles.is_on()
 
 
 INDEXED_POLL_SECONDS = 0.25

@@ -139,18 +139,30 @@ class KubeReader:
     async def get_snapshot(self, namespace: str, name: str) -> JsonDict | None:
         """A MilvusSnapshot as the API server has it now (None when gone): drift checks read only those whose
         status they are about to change."""
-        try:
-            found: object = await asyncio.to_thread(
-                self._custom.get_namespaced_custom_object, GROUP, VERSION, namespace, SNAPSHOTS, name
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return found if isinstance(found, dict) else None
+        # A list of one by field selector: the chart grants list/watch/patch on MilvusSnapshots, not get.
+        listed: object = await asyncio.to_thread(
+            self._custom.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            SNAPSHOTS,
+            field_selector=f"metadata.name={name}",
+        )
+        items = listed.get("items") if isinstance(listed, dict) else None
+        found = items[0] if isinstance(items, list) and items else None
+        if not isinstance(found, dict):
+            return None
+        # A list's items carry no apiVersion/kind: the Events drift posts name them.
+        return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "MilvusSnapshot", **found}
 
-    async def patch_snapshot_status(self, namespace: str, name: str, status: JsonDict) -> bool:
-        """Merge-patch a MilvusSnapshot's status (as Kopf does for handlers); False when the object is gone."""
+    async def patch_snapshot_status(
+        self, namespace: str, name: str, status: JsonDict, resource_version: str | None = None
+    ) -> bool:
+        """Merge-patch a MilvusSnapshot's status (as Kopf does for handlers); False when the object is gone, or
+        when `resource_version` is given and the object has changed since (409)."""
+        body: JsonDict = {"status": status}
+        if resource_version is not None:
+            body["metadata"] = {"resourceVersion": resource_version}
         try:
             await asyncio.to_thread(
                 self._custom.patch_namespaced_custom_object_status,
@@ -159,11 +171,11 @@ class KubeReader:
                 namespace,
                 SNAPSHOTS,
                 name,
-                {"status": status},
+                body,
                 _content_type=MERGE_PATCH,
             )
         except ApiException as exc:
-            if exc.status == 404:
+            if exc.status == 404 or (exc.status == 409 and resource_version is not None):
                 return False
             raise
         return True

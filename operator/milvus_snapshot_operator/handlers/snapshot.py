@@ -82,7 +82,9 @@ async def snapshot_daemon(
         engine.apply(outcome, body, patch, memo)  # Kopf writes it as the daemon returns, and keeps no task
         # Nothing of the step is kept: a finalizer reads the body (Ready, or Creating with the intent: either way
         # it checks Milvus before it lets go), and drift checks are handlers/drift.py's.
-        state.failures, state.latest_status, state.expected_status = 0, None, None
+        state.failures, state.expected_status = 0, None
+        if not stopped:  # a deletion under way reads it: its own body may predate this step (an adoption)
+            state.latest_status = None
         return
     engine.settle(outcome, body=body, patch=patch, memo=memo, waits=waits)
 
