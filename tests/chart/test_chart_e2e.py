@@ -139,16 +139,17 @@ def kube(crds: Cluster, namespace: str) -> Kube:
 
 
 @pytest.fixture
-def operators(release: Release, kube: Kube, tmp_path: Path) -> Iterator[Callable[[], ChartOperator]]:
+def operators(release: Release, kube: Kube, tmp_path: Path) -> Iterator[Callable[..., ChartOperator]]:
     """Start operator processes as the chart's ServiceAccount; on teardown the custom resources are deleted while
     they still run (they remove their finalizers), then every log is checked for RBAC denials and tracebacks."""
     started: list[ChartOperator] = []
 
-    def start() -> ChartOperator:
+    def start(*extra_args: str) -> ChartOperator:
         kubeconfig = tmp_path / "service-account.kubeconfig"
         if not kubeconfig.exists():
             release.as_service_account(kubeconfig)
         proc = ChartOperator(kubeconfig, release.deployment(), tmp_path / f"operator-{len(started)}.log")
+        proc.args.extend(extra_args)
         started.append(proc.start())
         return proc
 
@@ -234,7 +235,7 @@ def test_cluster_wide_install_serves_every_namespace_with_its_clusterrole(
     milvus_crd: Cluster,
     milvus: MilvusServer,
     books: Any,
-    operators: Callable[[], ChartOperator],
+    operators: Callable[..., ChartOperator],
 ) -> None:
     (port,) = free_ports(1)
     notes = release.install(chart_values(port=port))
@@ -262,7 +263,7 @@ def test_namespaced_install_with_peering_cannot_read_secrets_elsewhere(
     kube: Kube,
     milvus: MilvusServer,
     books: Any,
-    operators: Callable[[], ChartOperator],
+    operators: Callable[..., ChartOperator],
 ) -> None:
     (port,) = free_ports(1)
     ns = kube.namespace  # watched; the release and its ServiceAccount live in release.namespace
@@ -297,7 +298,7 @@ def test_two_replicas_one_acts_and_the_other_takes_over(
     kube: Kube,
     milvus: MilvusServer,
     books: Any,
-    operators: Callable[[], ChartOperator],
+    operators: Callable[..., ChartOperator],
 ) -> None:
     first_port, second_port = free_ports(2)
     release.install(chart_values(port=first_port, replicaCount=2))
@@ -337,6 +338,33 @@ def test_two_replicas_one_acts_and_the_other_takes_over(
     assert reported_by(kube, "after-failover", "SnapshotCreated") == {standby.pod_name}
 
 
+def test_a_replica_that_loses_the_lead_stops_its_drift_sweeps(
+    release: Release,
+    kube: Kube,
+    milvus: MilvusServer,
+    books: Any,
+    operators: Callable[..., ChartOperator],
+) -> None:
+    """Kopf pauses a replica's watches and daemons when a peer of higher priority appears, not the operator's own
+    drift timer: the replica that led, its index now frozen, must stop sweeping; the new leader alone reports."""
+    first_port, second_port = free_ports(2)
+    release.install(chart_values(port=first_port, replicaCount=2))
+    first = operators("--priority=10")
+    kube.wait(first.healthy, 60, "the first replica's /healthz")
+    kube.apply(manifest((REPO / "examples" / "connection.yaml").read_text(), milvus))
+    kube.apply((REPO / "examples" / "snapshot.yaml").read_text())
+    wait_ready(kube, "MilvusSnapshot", "books-nightly", timeout=60)
+    kube.wait(lambda: "drift sweep: 1 snapshots" in first.text(), 30, "the first replica to drift-check it")
+    release.upgrade(chart_values(port=second_port, replicaCount=2))  # a second pod: its own health port
+    second = operators("--priority=20")
+    kube.wait(lambda: "drift sweeps paused" in first.text(), 60, "the first replica to stop sweeping")
+    kube.wait(lambda: "drift sweep: 1 snapshots" in second.text(), 60, "the new leader to drift-check it")
+    books.drop_snapshot("books_nightly", collection_name="books")
+    kube.wait_phase("MilvusSnapshot", "books-nightly", "Missing", timeout=60)  # driftCheckSeconds is 3
+    kube.wait(lambda: reported_by(kube, "books-nightly", "SnapshotMissing"), 30, "the SnapshotMissing event")
+    assert reported_by(kube, "books-nightly", "SnapshotMissing") == {second.pod_name}
+
+
 def test_upgrade_and_uninstall_keep_crds_and_user_resources(release: Release, kube: Kube) -> None:
     (port,) = free_ports(1)
     release.install(chart_values(port=port))
@@ -372,7 +400,7 @@ def test_drift_turns_a_vanished_snapshot_missing_under_the_charts_rbac(
     kube: Kube,
     milvus: MilvusServer,
     books: Any,
-    operators: Callable[[], ChartOperator],
+    operators: Callable[..., ChartOperator],
 ) -> None:
     """The drift timer reads a snapshot before it changes its status, with the verbs the chart grants (list,
     watch, patch: no get). A snapshot dropped in Milvus out of band turns Missing with its event (README, Drift)."""

@@ -85,13 +85,16 @@ class DriftChecks:
     async def run(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         interval = self.runtime.config.drift_check_seconds
         await self._index_filled(sleep, limit=interval)
-        logged = -1
+        logged, was_paused = -1, False
         while True:
             wake = self.runtime.bus.subscribe(self._wake_keys())  # changes during the sweep count too
-            if self.paused():
-                # Peering gave another replica the lead: Kopf stopped this one's watches, so its index is frozen;
-                # sweeping it would judge from stale entries and write what the active replica already writes.
-                logger.debug("drift sweep skipped: this replica is paused (peering)")
+            paused = self.paused()
+            if paused != was_paused:
+                logger.info("drift sweeps %s", "paused: another replica leads (peering)" if paused else "resumed")
+                was_paused = paused
+            if paused:
+                # Kopf stopped this replica's watches, so its index is frozen: sweeping it would judge from stale
+                # entries and write what the replica that leads already writes.
                 await self.runtime.bus.wait(wake, interval)
                 continue
             try:
