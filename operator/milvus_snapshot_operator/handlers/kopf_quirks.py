@@ -59,6 +59,15 @@ def quiet_kopf() -> None:
             logger.addFilter(QuietRequeues())
 
 
+class _Pause:
+    """Kopf's pause toggles of this process, as last handed to `process_spawning_cause` (see operator_paused)."""
+
+    toggles: aiotoggles.ToggleSet | None = None
+
+
+_pause = _Pause()
+
+
 def release_bodies_of_finished_daemons() -> None:
     """Kopf keeps each object's latest body for its daemons (`daemons_memory.live_fresh_body`), for every object
     of a kind that has daemons, even one none of whose daemons runs: it drops it when the object's daemons have
@@ -110,13 +119,6 @@ def release_bodies_of_finished_daemons() -> None:
     process_spawning_cause.releases_bodies = True  # type: ignore[attr-defined]
     processing.process_spawning_cause = process_spawning_cause
     daemons_engine._runner = _runner
-
-
-class _Pause:
-    toggles: aiotoggles.ToggleSet | None = None
-
-
-_pause = _Pause()
 
 
 def operator_paused() -> bool:
