@@ -15,6 +15,7 @@ from ..reconcile.retention import Child
 from . import engine, inventory
 from .bus import key
 from .common import by_name, now, parse
+from .indexes import in_namespace
 from .resolve import connection_key, resolve_spec, secret_refs
 from .state import runtime_of, state_of
 
@@ -76,20 +77,16 @@ async def connection_deleted(
     runtime, state = runtime_of(memo), state_of(memo)
     users = sorted(
         f"MilvusSnapshot {entry.name}"
-        for (ns, _name), found in snapshots.items()
-        if ns == namespace
-        for entry in found
+        for entry in in_namespace(snapshots, namespace)
         if entry.connection == name and entry.needs_drop
     ) + sorted(
         f"MilvusRestore {entry.name}"
-        for (ns, _name), found in restores.items()
-        if ns == namespace
-        for entry in found
+        for entry in in_namespace(restores, namespace)
         if entry.connection == name and entry.active and entry.started
     )
     if not users:
         await runtime.pool.evict(connection_key(namespace, name))  # its channel and token go with it
-        runtime.jobs.forget(f"{namespace}/{name}")
+        runtime.jobs.forget(connection_key(namespace, name))
         return
     if not state.waiting_logged:
         state.waiting_logged = True

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import sys
 from collections.abc import Mapping
+from typing import TypeVar
 
 import kopf
 
@@ -35,6 +36,7 @@ from .common import by_name, parse
 from .kube import FIELD_MANAGER
 
 Key = tuple[str, str]
+E = TypeVar("E")
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
@@ -114,6 +116,11 @@ async def schedule_children(
             imported=labels.get(IMPORTED_LABEL) == "true",
         )
     }
+
+
+def in_namespace(index: kopf.Index[Key, E], namespace: str) -> list[E]:
+    """The entries of one namespace's objects in a (namespace, name)-keyed index."""
+    return [entry for (ns, _name), found in index.items() if ns == namespace for entry in found]
 
 
 def _intern(value: str | None) -> str | None:

@@ -22,6 +22,7 @@ from ..api.schedule import MilvusSnapshotScheduleSpec, SnapshotOwnerReference
 from ..api.snapshot import DeletionPolicy, SnapshotPhase
 from ..milvus.gateway import ErrorKind, MilvusError, MilvusGateway
 from ..reconcile import inventory
+from ..reconcile.claims import snapshots_needed
 from ..reconcile.endpoints import EndpointError, parse_uri
 from ..reconcile.entries import ConnectionEntry, RestoreEntry, ScheduleEntry, SnapshotEntry
 from ..reconcile.inventory import Identity, InventoryInputs, Listing
@@ -29,6 +30,7 @@ from ..reconcile.outcome import Event, Outcome
 from ..reconcile.refs import Connected
 from ..reconcile.retention import Child
 from .common import by_name, parse
+from .indexes import in_namespace
 from .runtime import Runtime
 
 Key = tuple[str, str]
@@ -133,13 +135,7 @@ async def run_pass(
             names_taken=taken,
             schedules=ours,
             children={s.name: list(indexes.schedule_children.get((namespace, s.name), ())) for s in ours},
-            needed=frozenset(
-                entry.snapshot_ref
-                for (ns, _name), found in indexes.restores.items()
-                if ns == namespace
-                for entry in found
-                if entry.active and entry.snapshot_ref
-            ),
+            needed=snapshots_needed(in_namespace(indexes.restores, namespace)),
         )
     )
     created: list[str] = []

@@ -11,6 +11,7 @@ from ..api import CUTOVER_ANNOTATION, GROUP, ROLLBACK_ANNOTATION, VERSION
 from ..api.common import parse_rfc3339_or_none
 from ..api.restore import PLURAL, MilvusRestoreSpec, MilvusRestoreStatus
 from ..milvus.gateway import RestoreJob
+from ..reconcile.claims import older_claimant
 from ..reconcile.entries import ConnectionEntry, RestoreEntry, SnapshotEntry
 from ..reconcile.refs import Blocked, Missing, SourceFailed
 from ..reconcile.restore import RestoreInputs, RestoreRefs, needs_daemon, reconcile_restore
@@ -19,7 +20,8 @@ from ..reconcile.retention import Child
 from . import engine
 from .bus import key
 from .common import now, parse
-from .resolve import resolve_connection, wake_keys
+from .indexes import in_namespace
+from .resolve import connection_key, resolve_connection, wake_keys
 from .runtime import Runtime
 from .state import runtime_of
 
@@ -93,9 +95,9 @@ async def _gather(
     if isinstance(plan, (Blocked, SourceFailed)):
         return plan, [any_snapshot]
     started = status.job_id is not None or status.intent is not None
-    others = [entry for (ns, other), found in restores.items() if ns == namespace and other != name for entry in found]
-    if not started:
-        claimant = _older_claimant(name, spec, restores.get((namespace, name), ()), others)
+    me = _first(restores.get((namespace, name), ()))
+    if not started and me is not None:
+        claimant = older_claimant(me, in_namespace(restores, namespace))
         if claimant is not None:
             message = (
                 f"MilvusRestore {claimant!r} is restoring into {spec.target.collection_name!r} already; this one "
@@ -109,7 +111,7 @@ async def _gather(
         return connected, waits
     if (moved := plan.elsewhere(connected.endpoint, key("MilvusConnection", namespace, plan.connection))) is not None:
         return moved, waits
-    gateway, pool_key = connected.gateway, f"{namespace}/{plan.connection}"
+    gateway, pool_key = connected.gateway, connection_key(namespace, plan.connection)
 
     async def lookup(job_id: int, db: str) -> RestoreJob | None:
         return await runtime.jobs.lookup(pool_key, gateway, db, job_id)
@@ -124,24 +126,6 @@ async def _gather(
         claimed_jobs=claimed,
     )
     return refs, waits
-
-
-def _older_claimant(
-    name: str, spec: MilvusRestoreSpec, mine: Iterable[RestoreEntry], others: list[RestoreEntry]
-) -> str | None:
-    """The oldest other active restore into the same target collection (and database, where known)."""
-    me = _first(mine)
-    if me is None:
-        return None
-    rivals = [
-        other
-        for other in others
-        if other.active
-        and other.target_collection == spec.target.collection_name
-        and (other.target_db is None or me.target_db is None or other.target_db == me.target_db)
-        and (other.created, other.name) < (me.created, name)
-    ]
-    return min(rivals, key=lambda r: (r.created, r.name)).name if rivals else None
 
 
 def _first(values: Iterable[E]) -> E | None:

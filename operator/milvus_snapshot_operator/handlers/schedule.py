@@ -15,6 +15,7 @@ from kubernetes.client.exceptions import ApiException
 from ..api import GROUP, TRIGGER_ANNOTATION, VERSION
 from ..api.common import parse_rfc3339_or_none
 from ..api.schedule import KIND, PLURAL, MilvusSnapshotScheduleSpec, MilvusSnapshotScheduleStatus
+from ..reconcile.claims import snapshots_needed
 from ..reconcile.entries import RestoreEntry
 from ..reconcile.outcome import Outcome, Retry
 from ..reconcile.retention import Child
@@ -22,6 +23,7 @@ from ..reconcile.schedule import ScheduleInputs, plan_schedule, record_prune_fai
 from . import engine
 from .bus import key
 from .common import now, parse
+from .indexes import in_namespace
 from .state import runtime_of, state_of
 
 Key = tuple[str, str]
@@ -47,7 +49,7 @@ async def schedule_daemon(
 ) -> None:
     runtime, state = runtime_of(memo), state_of(memo)
     clock = now()
-    needed = _needed_by_restores(namespace, restores)
+    needed = snapshots_needed(in_namespace(restores, namespace))
     children = [
         dataclasses.replace(child, referenced=child.name in needed)
         for child in schedule_children.get((namespace, name), ())
@@ -89,15 +91,3 @@ async def schedule_daemon(
         timeout = min(max((plan.wake_at - clock).total_seconds(), 0.0) + WAKE_MARGIN_SECONDS, IDLE_SECONDS)
     engine.wait_next(memo, [key(KIND, namespace, name)], timeout)
     raise engine.Requeue(0)
-
-
-def _needed_by_restores(namespace: str, restores: kopf.Index[Key, RestoreEntry]) -> set[str]:
-    """Children an unfinished MilvusRestore restores: retention keeps them (scheduleRef restores that have not
-    chosen yet are covered by "never the newest Ready one")."""
-    return {
-        entry.snapshot_ref
-        for (ns, _name), found in restores.items()
-        if ns == namespace
-        for entry in found
-        if entry.active and entry.snapshot_ref
-    }
