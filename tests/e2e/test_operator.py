@@ -201,6 +201,24 @@ def test_failed_restore_job_reports_milvus_reason(
     assert milvus.counters()["RestoreSnapshot"] == 1
 
 
+def test_two_restores_into_one_target_run_one_after_the_other(
+    kube: Kube, milvus: MilvusServer, books: Any, operator: OperatorProcess
+) -> None:
+    """README: the older one runs, the other waits (TargetClaimed) and then fails TargetCollectionExists, with
+    one Milvus restore job in all."""
+    _ready_snapshot(kube, milvus)
+    milvus.faults(restore_duration=5)
+    kube.apply(restore_manifest("first", "src", "restored_once"))
+    kube.wait(lambda: kube.status("MilvusRestore", "first").get("jobId"), 60, "the first restore started")
+    kube.apply(restore_manifest("second", "src", "restored_once"))
+    kube.wait(lambda: ready(kube, "MilvusRestore", "second") == ("False", "TargetClaimed"), 30, "TargetClaimed")
+    assert "'first'" in kube.status("MilvusRestore", "second")["error"]["message"]
+    kube.wait_phase("MilvusRestore", "first", "Completed", timeout=60)
+    status = kube.wait_phase("MilvusRestore", "second", "Failed", timeout=60)
+    assert status["error"]["reason"] == "TargetCollectionExists"
+    assert milvus.counters()["RestoreSnapshot"] == 1
+
+
 def test_existing_snapshot_is_a_conflict_unless_adopted(
     kube: Kube, milvus: MilvusServer, books: Any, operator: OperatorProcess
 ) -> None:
