@@ -112,15 +112,3 @@ def test_rejected_naming_the_field(expression: str, zone: str, message: str) -> 
     with pytest.raises(CronError) as caught:
         parse(expression, zone)
     assert str(caught.value).startswith(message)
-
-
-@pytest.mark.parametrize(
-    ("expression", "moment", "expected"),
-    [
-        ("@hourly", "2026-11-25T10:15:00+00:00", datetime.timedelta(hours=1)),
-        ("@daily", "2026-11-25T10:15:00+00:00", datetime.timedelta(days=1)),
-        ("*/15 * * * *", "2026-11-25T10:15:00+00:00", datetime.timedelta(minutes=15)),
-    ],
-)
-def test_interval_between_the_next_two_runs(expression: str, moment: str, expected: datetime.timedelta) -> None:
-    assert parse(expression).interval(at(moment)) == expected

@@ -15,7 +15,7 @@ def info(description: str, ts: int = 1) -> SnapshotInfo:
 def test_marker_round_trip_keeps_the_users_description() -> None:
     stored = ownership.describe_with_marker("nightly backup", UID)
     assert ownership.owner(info(stored)) == UID
-    assert ownership.user_description(info(stored)) == "nightly backup"
+    assert stored == f"nightly backup {ownership.marker(UID)}"  # the user's text kept, as it was
     assert ownership.owner(info(ownership.describe_with_marker("", UID))) == UID
 
 

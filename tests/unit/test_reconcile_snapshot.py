@@ -138,7 +138,7 @@ async def test_happy_path_two_status_writes(milvus: FakeMilvus) -> None:
 async def test_the_create_call_writes_the_ownership_marker(milvus: FakeMilvus) -> None:
     await converge(milvus, spec(description="nightly backup"))
     info = milvus.snapshots[("default", "books", "nightly_1")]
-    assert ownership.owner(info) == UID and ownership.user_description(info) == "nightly backup"
+    assert ownership.owner(info) == UID and info.description == f"nightly backup {ownership.marker(UID)}"
 
 
 async def test_intent_is_recorded_before_any_milvus_call(milvus: FakeMilvus) -> None:
@@ -413,6 +413,21 @@ async def test_deletion_waits_while_pinned_by_a_restore(milvus: FakeMilvus) -> N
     assert second.events == []  # the event is posted on the transition only
     milvus.pins.clear()
     done = await delete(milvus, spec(), second.status)
+    assert done.retry is None and not milvus.snapshots
+
+
+async def test_a_drop_refused_for_an_unclassified_reason_is_retried_with_milvus_words(milvus: FakeMilvus) -> None:
+    """A finalizer never gives up: a Milvus failure of no known kind is retried as MilvusError, its text kept."""
+    status, _ = await converge(milvus, spec())
+    milvus.fail("drop_snapshot", MilvusError(ErrorKind.INVALID, "snapshot is being compacted", 65535))
+    outcome = await delete(milvus, spec(), status)
+    assert outcome.retry == Retry.BACKOFF and milvus.snapshots
+    assert [(e.type, e.reason, e.message) for e in outcome.events] == [
+        ("Warning", "MilvusError", "snapshot is being compacted")
+    ]
+    assert conditions(outcome.status)["Ready"] == ("False", "MilvusError")
+    assert outcome.status.error is not None and outcome.status.error.code == 65535
+    done = await delete(milvus, spec(), outcome.status)
     assert done.retry is None and not milvus.snapshots
 
 

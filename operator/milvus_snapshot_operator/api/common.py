@@ -73,12 +73,18 @@ class ErrorInfo(Model):
 class Intent(Model):
     """A side-effecting Milvus call about to be made; written to status before the call (crash safety)."""
 
-    operation: str = Field(description="The Milvus operation: CreateSnapshot or RestoreSnapshot.")
+    operation: str = Field(description="The Milvus operation: CreateSnapshot, RestoreSnapshot or AlterAlias.")
     time: str = Field(description="When the intent was recorded (RFC 3339).")
     attempt_time: str | None = Field(
         default=None,
         description="When the call last ended without a known outcome (timeout, lost reply), RFC 3339.",
     )
+
+    def last_attempt(self) -> datetime.datetime | None:
+        """When the call was last made (recorded, or last retried after an unknown outcome): what it may still
+        be doing in Milvus is measured from here."""
+        times = [parse_rfc3339_or_none(self.time), parse_rfc3339_or_none(self.attempt_time)]
+        return max((t for t in times if t is not None), default=None)
 
 
 def rfc3339(moment: datetime.datetime) -> str:

@@ -182,11 +182,6 @@ class MilvusConnectionSpec(Model):
         ),
     )
 
-    @property
-    def wants_tls(self) -> bool:
-        """TLS was asked for: an https:// URI or a tls block."""
-        return self.tls is not None or (self.uri or "").startswith("https://")
-
 
 class CollectionInventory(Model):
     name: str = Field(description="The collection.")

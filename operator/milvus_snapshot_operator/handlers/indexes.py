@@ -42,19 +42,9 @@ EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 @kopf.index(GROUP, VERSION, CONNECTIONS)
 @by_name
-async def connections(
-    namespace: str, name: str, spec: kopf.Spec, status: kopf.Status, **_: object
-) -> dict[Key, ConnectionEntry]:
-    """(namespace, name) -> each MilvusConnection's spec and why it is not Ready (if it is not)."""
-    ready: Mapping[str, object] = next((c for c in status.get("conditions") or [] if c.get("type") == READY), {})
-    not_ready = ready.get("status") == "False"
-    return {
-        (namespace, name): ConnectionEntry(
-            spec=parse(MilvusConnectionSpec, spec),
-            ready_reason=str(ready.get("reason")) if not_ready else None,
-            ready_message=str(ready.get("message") or "") if not_ready else "",
-        )
-    }
+async def connections(namespace: str, name: str, spec: kopf.Spec, **_: object) -> dict[Key, ConnectionEntry]:
+    """(namespace, name) -> each MilvusConnection's spec."""
+    return {(namespace, name): ConnectionEntry(spec=parse(MilvusConnectionSpec, spec))}
 
 
 @kopf.index(GROUP, VERSION, SNAPSHOTS)

@@ -12,15 +12,15 @@ from .milvus_errors import RETRIED
 from .outcome import Event, Outcome, Retry
 from .refs import Blocked, Connected, Invalid
 
-# A wrong password, a missing database or no snapshot RPCs are answers, not outages: retried slowly (and at
-# once when the Secret or spec changes), under their own reason.
-_ANSWERS = {
-    ErrorKind.AUTH: "AuthenticationFailed",
-    ErrorKind.PERMISSION: "PermissionDenied",
-    ErrorKind.UNSUPPORTED: "SnapshotsUnsupported",
-    ErrorKind.DATABASE_NOT_FOUND: "DatabaseNotFound",
-    ErrorKind.TLS: "TLSHandshakeFailed",
-    ErrorKind.TLS_MISMATCH: "TLSMismatch",
+# A probe's failures read like any call's (a wrong password, TLS, no snapshot RPCs: retried slowly under their
+# own reason, and at once when the Secret or spec changes), except that an outage is "Unreachable" and the
+# connection's own database may be missing.
+_UNREACHABLE = ("Unreachable", Retry.BACKOFF)
+_PROBE_ANSWERS = {
+    **RETRIED,
+    ErrorKind.UNAVAILABLE: _UNREACHABLE,
+    ErrorKind.PINNED: _UNREACHABLE,
+    ErrorKind.DATABASE_NOT_FOUND: ("DatabaseNotFound", Retry.SLOW),
 }
 
 
@@ -49,8 +49,7 @@ async def probe_connection(inp: ConnectionInputs) -> Outcome[MilvusConnectionSta
     except MilvusError as exc:
         if exc.kind == ErrorKind.INVALID_ENDPOINT:  # the client refused its TLS settings only when called
             return _stalled(inp, status, Invalid("InvalidTLSConfig", exc.message))
-        reason = _ANSWERS.get(exc.kind) or ("InternalError" if exc.kind == ErrorKind.INTERNAL else "Unreachable")
-        when = Retry.SLOW if exc.kind in _ANSWERS else RETRIED.get(exc.kind, ("", Retry.BACKOFF))[1]
+        reason, when = _PROBE_ANSWERS.get(exc.kind, _UNREACHABLE)
         return _not_ready(inp, status, reason, exc.message, when, None, exc.code)
     message = f"connected to Milvus {status.server_version} at {status.endpoint}"
     status.mark_ready("Connected", message, inp.generation, inp.now)

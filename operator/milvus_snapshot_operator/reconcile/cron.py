@@ -50,11 +50,6 @@ class Cron:
         start = (moment.astimezone(self.zone) + _ONE_MINUTE).replace(second=0, microsecond=0)
         return next(CronSim(self.expression, start, reverse=True)).astimezone(datetime.UTC)
 
-    def interval(self, moment: datetime.datetime) -> datetime.timedelta:
-        """The gap between the two runs after `moment`: what "N runs missed" means in time."""
-        first = self.next_after(moment)
-        return self.next_after(first) - first
-
 
 def parse(expression: str, time_zone: str = "UTC") -> Cron:
     """Parse `expression` in `time_zone`; raises CronError naming spec.schedule or spec.timeZone."""

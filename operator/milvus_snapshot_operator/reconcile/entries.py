@@ -17,8 +17,6 @@ from ..api.snapshot import DeletionPolicy
 @dataclasses.dataclass(frozen=True)
 class ConnectionEntry:
     spec: MilvusConnectionSpec
-    ready_reason: str | None = None  # the Ready condition's reason when not Ready (e.g. InvalidURI)
-    ready_message: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ RETRIED: dict[ErrorKind, tuple[str, Retry]] = {
     ErrorKind.TLS_MISMATCH: ("TLSMismatch", Retry.SLOW),
     ErrorKind.INTERNAL: ("InternalError", Retry.BACKOFF),
 }
+UNCLASSIFIED = ("MilvusError", Retry.BACKOFF)  # a Milvus failure of no kind above: retried, never terminal here
 TERMINAL: dict[ErrorKind, str] = {
     ErrorKind.COLLECTION_NOT_FOUND: "CollectionNotFound",
     ErrorKind.TARGET_EXISTS: "TargetCollectionExists",
@@ -36,7 +37,7 @@ T = TypeVar("T", bound=TerminalStatus)
 
 def retry(exc: MilvusError, status: S, generation: int | None, now: datetime.datetime) -> Outcome[S]:
     """Never terminal: transient and credential errors with their own reason, anything else MilvusError."""
-    reason, when = RETRIED.get(exc.kind, ("MilvusError", Retry.BACKOFF))
+    reason, when = RETRIED.get(exc.kind, UNCLASSIFIED)
     first = status.mark_retrying(reason, exc.message, generation, now, exc.code)
     return Outcome(status, when, [Event("Warning", reason, exc.message)] if first else [])
 

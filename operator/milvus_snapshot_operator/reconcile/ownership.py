@@ -32,11 +32,6 @@ def owner(info: SnapshotInfo) -> str | None:
     return found.group(1) if found else None
 
 
-def user_description(info: SnapshotInfo) -> str:
-    """The description without our marker."""
-    return _MARKER.sub("", info.description).strip()
-
-
 def is_ours(info: SnapshotInfo, uid: str, adopted_create_ts: int | None = None) -> bool:
     """Created by this resource, or the very snapshot it adopted (same creation timestamp)."""
     if owner(info) == uid:

@@ -212,7 +212,8 @@ async def _start_or_adopt(
         message = f"adopted restore job {job.job_id} into {target!r} (its start was not recorded: crash or lost reply)"
         return await _after_job_update(inp, step, status, job, [Event("Normal", "RestoreAdopted", message)])
     if await gw.collection_exists(target, db):
-        if _job_may_appear(intent, inp.now):
+        last = intent.last_attempt()
+        if last is not None and inp.now - last < JOB_APPEAR_GRACE:
             return Outcome(status, Retry.BACKOFF)  # RestoreSnapshot created the target; its job is on the way
         rows = await _rows(gw, target, db)
         return _fail(
@@ -263,12 +264,6 @@ async def _our_job(inp: RestoreInputs, refs: RestoreRefs, status: MilvusRestoreS
         and (not job.start_time_ms or ms_to_datetime(job.start_time_ms) >= earliest)
     ]
     return max(ours, key=lambda j: (j.start_time_ms, j.job_id)) if ours else None
-
-
-def _job_may_appear(intent: Intent, now: datetime.datetime) -> bool:
-    times = [parse_rfc3339_or_none(intent.time), parse_rfc3339_or_none(intent.attempt_time)]
-    latest = max((t for t in times if t is not None), default=None)
-    return latest is not None and now - latest < JOB_APPEAR_GRACE
 
 
 async def _follow(

@@ -126,7 +126,7 @@ def plan_schedule(inp: ScheduleInputs) -> Plan:
             else:
                 run, manual = now, True
         elif due is not None and not spec_changed and now >= due:
-            latest = schedule.latest_at_or_before(now) or due
+            latest = schedule.latest_at_or_before(now)
             deadline = inp.spec.starting_deadline_seconds
             late = (now - latest).total_seconds()
             if deadline is not None and late > deadline:

@@ -321,7 +321,8 @@ async def delete_snapshot(inp: DeletionInputs) -> Outcome[MilvusSnapshotStatus]:
     try:
         info = await gw.describe_snapshot(name, collection, db)
         if info is None:
-            if status.intent is not None and _create_may_land(status, inp.now):
+            last = status.intent.last_attempt() if status.intent is not None else None
+            if last is not None and inp.now - last < CREATE_LANDING_GRACE:  # a create may still be landing
                 status.mark_retrying(
                     "DeletionWaiting", f"{where}: a create may still be landing", inp.generation, inp.now
                 )
@@ -340,10 +341,3 @@ async def delete_snapshot(inp: DeletionInputs) -> Outcome[MilvusSnapshotStatus]:
             return Outcome(status, None, [Event("Normal", "SnapshotDeleted", f"{where} was already gone")])
         return retry(exc, status, inp.generation, inp.now)
     return Outcome(status, None, [Event("Normal", "SnapshotDeleted", f"dropped {where}")])
-
-
-def _create_may_land(status: MilvusSnapshotStatus, now: datetime.datetime) -> bool:
-    assert status.intent is not None
-    times = [parse_rfc3339_or_none(status.intent.time), parse_rfc3339_or_none(status.intent.attempt_time)]
-    latest = max((t for t in times if t is not None), default=None)
-    return latest is not None and now - latest < CREATE_LANDING_GRACE
