@@ -55,15 +55,12 @@ def test_namespace_deletion_finishes_and_drops_the_snapshot(
         kube.apply(connection_manifest(milvus))
         kube.apply(snapshot_manifest("doomed"))
         wait_ready(kube, "MilvusSnapshot", "doomed")
-        started = time.monotonic()
         control_plane.kubectl("delete", "namespace", namespace, "--wait=false")
         kube.wait(
             lambda: namespace not in control_plane.kubectl("get", "namespaces", "-o", "name").stdout,
             60,
             "the namespace to go",
         )
-        took = time.monotonic() - started
-        assert took < 60, took
         assert books.list_snapshots(collection_name="books") == [], "dropped, not orphaned"
         assert milvus.counters().get("DropSnapshot", 0) == 1
     finally:

@@ -10,6 +10,7 @@ a reply lost on the way), and what a restore job says on the wire about where it
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,7 @@ async def test_async_client_load_is_bounded_by_its_timeout_then_polled(server: S
     is then followed with get_load_state, which says Loading with a growing progress until Loaded."""
     target = unique("slow_load")
     restore(mc, target)
-    server.faults(load_latency=3.0)
+    server.faults(load_latency=5.0)
     client = AsyncMilvusClient(uri=server.uri, token=USER_TOKEN, timeout=10)
     try:
         with pytest.raises(MilvusException) as info:
@@ -113,14 +114,19 @@ async def test_async_client_load_is_bounded_by_its_timeout_then_polled(server: S
             f"message=wait for loading collection timeout, collection: {target}",
         )
 
-        seen: list[tuple[str, int]] = []
-        while not seen or seen[-1][0] != "Loaded":
+        async def load_state() -> tuple[str, int]:
             state = await client.get_load_state(target)
-            seen.append((str(state["state"]), int(state.get("progress", 100))))
-            if seen[-1][0] == "Loading" and len(seen) == 1:
-                err = milvus_error(seed.hits, mc, target)  # searchable only once fully loaded
-                assert (err.code, err.message.split("[")[0]) == (103, "failed to search: collection not fully loaded")
+            return str(state["state"]), int(state.get("progress", 100))
+
+        seen = [await load_state()]
+        assert seen[0][0] == "Loading", seen  # the two 0.5 s timeouts above leave about 4 s of the load
+        err = milvus_error(seed.hits, mc, target)  # searchable only once fully loaded
+        assert (err.code, err.message.split("[")[0]) == (103, "failed to search: collection not fully loaded")
+        deadline = time.monotonic() + 60
+        while seen[-1][0] != "Loaded":
+            assert time.monotonic() < deadline, seen
             await asyncio.sleep(0.1)
+            seen.append(await load_state())
         loading = [p for s, p in seen if s == "Loading"]
         assert loading, seen
         assert loading == sorted(loading), seen

@@ -72,7 +72,7 @@ async def test_catch_up_waits_longer_only_while_the_watch_is_late(monkeypatch: A
     """A body that moved on without our values is a real difference (go on after the short wait); a body that
     has not moved at all is a late watch (keep waiting, up to the long deadline)."""
     monkeypatch.setattr(engine, "CATCH_UP_SECONDS", 0.05)
-    monkeypatch.setattr(engine, "CATCH_UP_LAGGING_SECONDS", 5.0)
+    monkeypatch.setattr(engine, "CATCH_UP_LAGGING_SECONDS", 3600.0)  # a wait that ignored "moved" would hang
     moved: dict[str, Any] = {"metadata": {"resourceVersion": "1"}, "status": {"phase": "Creating"}}
 
     async def someone_else_writes() -> None:
@@ -80,10 +80,7 @@ async def test_catch_up_waits_longer_only_while_the_watch_is_late(monkeypatch: A
         moved["metadata"] = {"resourceVersion": "2"}
 
     writer = asyncio.create_task(someone_else_writes())
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    await engine.catch_up(ResourceState(expected_status={"phase": "Ready"}), moved, stopped=False)
-    assert loop.time() - started < 2.0
+    await asyncio.wait_for(engine.catch_up(ResourceState(expected_status={"phase": "Ready"}), moved, False), 60)
     await writer
     late: dict[str, Any] = {"metadata": {"resourceVersion": "7"}, "status": {"phase": "Creating"}}
 
@@ -233,7 +230,7 @@ async def test_a_subscription_nobody_waits_for_goes_with_its_daemon() -> None:
     assert list(bus._waiters["Secret/ns/creds"]) == [kept]
 
 
-async def test_the_first_write_waits_for_kopfs_finalizer() -> None:
+async def test_the_first_write_waits_for_kopfs_finalizer(monkeypatch: Any) -> None:
     body: dict[str, Any] = {"metadata": {"name": "s"}}
 
     async def kopf_adds_it() -> None:
@@ -244,4 +241,5 @@ async def test_the_first_write_waits_for_kopfs_finalizer() -> None:
     await engine.finalizer_in_place(body, stopped=False)
     assert "snapshot.milvus.io/finalizer" in body["metadata"]["finalizers"]
     await adding
-    await engine.finalizer_in_place({"metadata": {}}, stopped=True)  # a stopping daemon does not wait
+    monkeypatch.setattr(engine, "CATCH_UP_SECONDS", 3600.0)
+    await asyncio.wait_for(engine.finalizer_in_place({"metadata": {}}, stopped=True), 60)  # stopping: no wait
