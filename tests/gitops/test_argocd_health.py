@@ -110,3 +110,19 @@ def test_argocd_cm_snippet_is_current_and_runs() -> None:
     (run_now,) = actions["definitions"]
     (result,) = run_lua([{"mode": "action", "script": run_now["action.lua"], "obj": schedule()}])
     assert TRIGGER in result["result"]["metadata"]["annotations"]
+
+
+def shared_rules(kind: str) -> str:
+    """condition(), describe(), deletion, unobserved spec, Stalled and `ready`: what every kind's script shares."""
+    script = health_script(kind)
+    end = '\nlocal ready = condition("Ready")\n'
+    return script[script.index("local function condition(") : script.index(end) + len(end)]
+
+
+def test_the_shared_rules_are_the_same_in_every_health_script() -> None:
+    """Argo CD runs each health.lua on its own (no require), so the shared rules are copies: keep them equal."""
+    first, *others = KINDS
+    for kind in others:
+        assert shared_rules(kind) == shared_rules(first), (
+            f"{kind}/health.lua differs from {first}'s in the shared rules"
+        )

@@ -15,19 +15,21 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from ..api import SCHEDULE_LABEL
 from ..api.restore import KIND as RESTORE
+from ..api.restore import RestorePhase
 from ..api.snapshot import KIND as SNAPSHOT
+from ..api.snapshot import SnapshotPhase
 from ..api.wire import WireView
 from .timestamps import epoch
 
 PREFIX = "milvus_snapshot"
-SCHEDULE_LABEL = "snapshot.milvus.io/schedule"
 # Restores run for seconds (small collections) to hours (large ones).
 RESTORE_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 86400)
 RPC_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 # Phases that end a snapshot's or restore's work; unknown new phases count as "still working".
-SNAPSHOT_READY, SNAPSHOT_FAILED = "Ready", "Failed"
-RESTORE_DONE, RESTORE_FAILED = "Completed", "Failed"
+SNAPSHOT_READY, SNAPSHOT_FAILED = SnapshotPhase.READY, SnapshotPhase.FAILED
+RESTORE_DONE, RESTORE_FAILED = RestorePhase.COMPLETED, RestorePhase.FAILED
 
 
 class EventMetrics:

@@ -19,12 +19,13 @@ from importlib import metadata
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ..api import SCHEDULE_LABEL
 from ..api.connection import KIND as CONNECTION
 from ..api.restore import KIND as RESTORE
 from ..api.schedule import KIND as SCHEDULE
 from ..api.snapshot import KIND as SNAPSHOT
 from ..api.wire import Wire, WireView
-from .events import PREFIX, SCHEDULE_LABEL, EventMetrics
+from .events import PREFIX, EventMetrics
 from .interval import interval_seconds
 from .timestamps import epoch
 

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from ..api.common import parse_rfc3339
+from ..api.common import parse_rfc3339_or_none
 from ..api.wire import WireValue
 
 
 def epoch(value: WireValue) -> float | None:
     """Unix seconds of an RFC 3339 string; None for a missing or unreadable value (never an exception)."""
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        return parse_rfc3339(value).timestamp()
-    except ValueError:
-        return None
+    moment = parse_rfc3339_or_none(value)
+    return moment.timestamp() if moment is not None else None

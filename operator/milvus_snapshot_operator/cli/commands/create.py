@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from typing import TextIO
 
 import yaml
@@ -12,6 +14,7 @@ from ..errors import CliError
 from ..kinds import Kind
 from ..kube import Kube
 from ..states import Obj
+from ..waiting import deadline_after, follow
 
 
 def dry_run(body: Obj, namespace: str | None, out: TextIO) -> int:
@@ -36,3 +39,15 @@ def create(kube: Kube, kind: Kind, body: Obj, name_given: bool, out: TextIO) -> 
     out.write(f"{kind.singular}.{GROUP}/{name} created\n")
     out.flush()
     return name
+
+
+def create_and_follow(args: argparse.Namespace, connect: Callable[[], Kube], kind: Kind, body: Obj, out: TextIO) -> int:
+    """What `snapshot` and `restore` share: --dry-run, create (generated name), then follow unless --no-wait."""
+    if args.dry_run:
+        return dry_run(body, args.namespace, out)
+    kube = connect()
+    deadline = deadline_after(args.timeout)
+    name = create(kube, kind, body, bool(args.name), out)
+    if args.wait:
+        follow(kube, kind, name, deadline, out, args.timeout)
+    return 0
