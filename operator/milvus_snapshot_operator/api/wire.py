@@ -14,3 +14,9 @@ from typing import Any
 Wire = dict[str, Any]  # a JSON object, built or read
 WireView = Mapping[str, Any]  # a JSON object, read only (Kopf's body, spec, status and meta views are these)
 WireValue = Any  # one JSON value of unknown shape (a field that may be missing or of the wrong type)
+
+
+def condition(status: WireView, type_: str) -> WireView:
+    """A condition of a status read off the wire (`{}` when there is none): models have `condition()` too."""
+    found: WireView = next((c for c in status.get("conditions") or () if c.get("type") == type_), {})
+    return found

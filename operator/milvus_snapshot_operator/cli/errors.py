@@ -12,9 +12,10 @@ class CliError(Exception):
 
     code = FAILED
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, http_status: int | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.http_status = http_status  # the API server's answer, when it refused the request (404, 409, 410, ...)
 
 
 class UsageError(CliError):

@@ -62,7 +62,7 @@ def _translated(host: str) -> Iterator[None]:
     try:
         yield
     except ApiException as exc:
-        raise CliError(_server_message(exc)) from exc
+        raise CliError(_server_message(exc), exc.status) from exc
     except urllib3.exceptions.HTTPError as exc:
         cause = getattr(exc, "reason", None) or exc
         if "Connection refused" in str(cause):
@@ -90,7 +90,7 @@ class Kube:
                     GROUP, VERSION, namespace or self.namespace, kind.plural, name, _request_timeout=REQUEST_TIMEOUT
                 )
         except CliError as exc:
-            if isinstance(exc.__cause__, ApiException) and exc.__cause__.status == 404:
+            if exc.http_status == 404:
                 return None
             raise
         return cast(Obj, found)
@@ -199,7 +199,7 @@ class Kube:
                         if time.monotonic() >= deadline:
                             break
             except CliError as exc:
-                if not (isinstance(exc.__cause__, ApiException) and exc.__cause__.status == 410):
+                if exc.http_status != 410:
                     raise
                 current = self.require(kind, name)  # the watch expired: start again from a fresh read
                 version = current["metadata"]["resourceVersion"]

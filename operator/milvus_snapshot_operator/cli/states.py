@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..api import wire
 from ..api.wire import Wire
 
 Obj = Wire  # a resource as the API server returns it
@@ -27,7 +28,7 @@ def status_of(obj: Obj) -> Obj:
 
 
 def condition(obj: Obj, type_: str) -> Obj | None:
-    return next((c for c in status_of(obj).get("conditions") or [] if c.get("type") == type_), None)
+    return dict(wire.condition(status_of(obj), type_)) or None
 
 
 def is_true(obj: Obj, type_: str) -> bool:

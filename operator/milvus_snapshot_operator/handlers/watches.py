@@ -3,11 +3,9 @@ Secrets that connections reference."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import kopf
 
-from ..api import GROUP, SCHEDULE_LABEL, VERSION
+from ..api import GROUP, SCHEDULE_LABEL, VERSION, wire
 from ..api.common import READY
 from ..api.connection import PLURAL as CONNECTIONS
 from ..api.restore import PLURAL as RESTORES
@@ -39,7 +37,7 @@ async def connection_changed(
     # Wake the resources using this connection only when something they depend on changed: it appeared or
     # went away, its spec changed, or its Ready condition changed (e.g. a fixed token). Not on every probe's
     # lastProbeTime patch, which would make every Ready snapshot re-check Milvus at once.
-    ready: Mapping[str, object] = next((c for c in status.get("conditions") or [] if c.get("type") == READY), {})
+    ready = wire.condition(status, READY)
     fingerprint = (type == "DELETED", meta.get("generation"), ready.get("status"), ready.get("reason"))
     if state.wake_fingerprint != fingerprint:
         state.wake_fingerprint = fingerprint

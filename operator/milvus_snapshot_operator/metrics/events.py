@@ -15,7 +15,8 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from ..api import SCHEDULE_LABEL
+from ..api import SCHEDULE_LABEL, wire
+from ..api.common import READY
 from ..api.restore import KIND as RESTORE
 from ..api.restore import RestorePhase
 from ..api.snapshot import KIND as SNAPSHOT
@@ -88,9 +89,9 @@ class EventMetrics:
             if before is None:
                 self.snapshot_attempts.labels(namespace, schedule).inc()
             # A snapshot that was Ready once (e.g. SnapshotMissing, then back) is not a new success or failure.
-            if after == SNAPSHOT_READY and not old.get("creationTime") and before != SNAPSHOT_READY:
+            if after == SNAPSHOT_READY and not old.get("creationTime"):
                 self.snapshot_successes.labels(namespace, schedule).inc()
-            elif after == SNAPSHOT_FAILED and before not in (SNAPSHOT_READY, SNAPSHOT_FAILED):
+            elif after == SNAPSHOT_FAILED and before != SNAPSHOT_READY:
                 reason = _reason(new)
                 self._failure_reasons.setdefault((namespace, schedule), set()).add(reason)
                 self.snapshot_failures.labels(namespace, schedule, reason).inc()
@@ -164,7 +165,4 @@ def _reason(status: WireView) -> str:
     error = status.get("error") or {}
     if error.get("reason"):
         return str(error["reason"])
-    for condition in status.get("conditions") or ():
-        if condition.get("type") == "Ready" and condition.get("reason"):
-            return str(condition["reason"])
-    return "Unknown"
+    return str(wire.condition(status, READY).get("reason") or "Unknown")

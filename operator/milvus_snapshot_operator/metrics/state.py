@@ -19,18 +19,19 @@ from importlib import metadata
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from ..api import SCHEDULE_LABEL
+from ..api import SCHEDULE_LABEL, wire
+from ..api.common import READY
 from ..api.connection import KIND as CONNECTION
 from ..api.restore import KIND as RESTORE
 from ..api.schedule import KIND as SCHEDULE
 from ..api.snapshot import KIND as SNAPSHOT
 from ..api.wire import Wire, WireView
+from ..reconcile.snapshot import SNAPSHOT_MISSING  # a Ready snapshot that vanished from Milvus
 from .events import PREFIX, EventMetrics
 from .interval import interval_seconds
 from .timestamps import epoch
 
 KINDS = (CONNECTION, SNAPSHOT, RESTORE, SCHEDULE)
-MISSING_REASON = "SnapshotMissing"  # a Ready snapshot that vanished from Milvus
 DEFAULT_DB = "default"
 
 
@@ -73,7 +74,7 @@ def summarize(
     status: WireView,
 ) -> Resource:
     """Reduce an object (its wire form: camelCase keys) to what the gauges need."""
-    ready: WireView = next((c for c in status.get("conditions") or () if c.get("type") == "Ready"), {})
+    ready = wire.condition(status, READY)
     common: Wire = {
         "kind": kind,
         "namespace": _shared(namespace),
@@ -90,7 +91,7 @@ def summarize(
     if kind == SNAPSHOT:
         ref = spec.get("connectionRef") or {}
         is_ready = common["phase"] == "Ready" and common["ready"] == "True"
-        failed = common["phase"] == "Failed" and common["reason"] != MISSING_REASON
+        failed = common["phase"] == "Failed"
         error = status.get("error") or {}
         return Resource(
             **common,
@@ -212,7 +213,7 @@ class StateCollector(Collector):
                 newest_ok[key] = max(newest_ok.get(key, 0.0), r.success_time)
             if r.failure_time is not None and not r.deleting:
                 newest_bad[key] = max(newest_bad.get(key, 0.0), r.failure_time)
-            if r.reason == MISSING_REASON and r.ready != "True":
+            if r.reason == SNAPSHOT_MISSING and r.ready != "True":
                 gone[key] += 1
         for coll in sorted(newest_ok.keys() | newest_bad.keys() | gone.keys()):
             if coll in newest_ok:

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import TextIO
 
 import yaml
-from kubernetes.client.exceptions import ApiException
 
 from ...api import GROUP
 from ..errors import CliError
@@ -29,7 +28,7 @@ def create(kube: Kube, kind: Kind, body: Obj, name_given: bool, out: TextIO) -> 
     try:
         made = kube.create(kind, body)
     except CliError as exc:
-        taken = isinstance(exc.__cause__, ApiException) and exc.__cause__.status == 409
+        taken = exc.http_status == 409
         if name_given or not taken:
             raise
         meta = body["metadata"]
