@@ -34,12 +34,9 @@ from ..api import (
     API_VERSION,
     IMPORTED_FROM_ANNOTATION,
     IMPORTED_LABEL,
-    RUN_TIME_ANNOTATION,
-    SCHEDULE_UID_ANNOTATION,
 )
 from ..api.common import DNS1123_PATTERN, parse_rfc3339_or_none, rfc3339
 from ..api.connection import MAX_INVENTORY_COLLECTIONS, CollectionInventory, Inventory, InventoryStatus
-from ..api.schedule import KIND as SCHEDULE_KIND
 from ..api.snapshot import KIND as SNAPSHOT_KIND
 from ..api.snapshot import DeletionPolicy
 from . import retention
@@ -47,7 +44,7 @@ from .entries import ScheduleEntry
 from .naming import snapshot_name_for
 from .outcome import Event
 from .retention import Child
-from .schedule import child_labels, child_name
+from .schedule import child_name, run_metadata
 
 Identity = tuple[str, str, str, str]  # endpoint (host:port), database, collection, snapshot name
 # A pass that left imports for later starts the next one after this long at most (bounded, never a burst).
@@ -296,30 +293,20 @@ def _order(candidates: list[_Candidate], late: set[Identity], now: datetime.date
 
 def _new_import(inp: InventoryInputs, candidate: _Candidate, taken: set[str], wanted: DeletionPolicy) -> NewImport:
     _, db, collection, snapshot = candidate.identity
-    schedule = candidate.schedule
+    schedule, run_time = candidate.schedule, candidate.run_time
     labels = {IMPORTED_LABEL: "true"}
     annotations = {IMPORTED_FROM_ANNOTATION: identity_text(candidate.identity)}
-    metadata: dict[str, object] = {}
-    if schedule is not None and candidate.run_time is not None:
-        preferred: str | None = child_name(schedule.name, candidate.run_time)
-        labels = {**child_labels(schedule.name, schedule.labels), **labels}
-        annotations[RUN_TIME_ANNOTATION] = rfc3339(candidate.run_time)
-        annotations[SCHEDULE_UID_ANNOTATION] = schedule.uid
-        if schedule.owner_reference:
-            metadata["ownerReferences"] = [
-                {
-                    "apiVersion": API_VERSION,
-                    "kind": SCHEDULE_KIND,
-                    "name": schedule.name,
-                    "uid": schedule.uid,
-                    "controller": True,
-                }
-            ]
+    metadata: dict[str, object]
+    if schedule is not None and run_time is not None:  # a run of a schedule: it joins it
+        name = _free(child_name(schedule.name, run_time), taken, candidate)
+        metadata = run_metadata(
+            name, schedule.name, schedule.uid, schedule.labels, run_time, schedule.owner_reference, labels, annotations
+        )
         connection = schedule.connection
     else:
-        preferred = plain_name(snapshot)
+        name = _free(plain_name(snapshot), taken, candidate)
+        metadata = {"name": name, "labels": labels, "annotations": annotations}
         connection = inp.connection
-    name = preferred if preferred is not None and preferred not in taken else hashed_name(candidate.identity)
     spec: dict[str, object] = {
         "connectionRef": {"name": connection},
         "collectionName": collection,
@@ -331,10 +318,15 @@ def _new_import(inp: InventoryInputs, candidate: _Candidate, taken: set[str], wa
     body: dict[str, object] = {
         "apiVersion": API_VERSION,
         "kind": SNAPSHOT_KIND,
-        "metadata": {"name": name, "labels": labels, "annotations": annotations, **metadata},
+        "metadata": metadata,
         "spec": spec,
     }
     return NewImport(name, candidate.identity, schedule.name if schedule else None, body)
+
+
+def _free(preferred: str | None, taken: set[str], candidate: _Candidate) -> str:
+    """The preferred name unless there is none or it is taken; else one derived from the identity."""
+    return preferred if preferred is not None and preferred not in taken else hashed_name(candidate.identity)
 
 
 def record(plan: InventoryPlan, created: list[str], existed: list[str], failed: list[str]) -> list[Event]:

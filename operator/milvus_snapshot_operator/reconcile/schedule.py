@@ -24,7 +24,13 @@ from ..api import (
 )
 from ..api.common import ConditionStatus, parse_rfc3339_or_none, rfc3339
 from ..api.schedule import KIND as SCHEDULE_KIND
-from ..api.schedule import ConcurrencyPolicy, MilvusSnapshotScheduleSpec, MilvusSnapshotScheduleStatus, RetentionStatus
+from ..api.schedule import (
+    ConcurrencyPolicy,
+    MilvusSnapshotScheduleSpec,
+    MilvusSnapshotScheduleStatus,
+    RetentionStatus,
+    SnapshotOwnerReference,
+)
 from ..api.snapshot import KIND as SNAPSHOT_KIND
 from . import cron, retention
 from .outcome import Event
@@ -85,6 +91,32 @@ def child_labels(schedule: str, labels: dict[str, str]) -> dict[str, str]:
     """The schedule's own labels minus GitOps tracking ones, plus the link to the schedule."""
     kept = {k: v for k, v in labels.items() if k not in GITOPS_KEYS and not k.startswith(GITOPS_PREFIXES)}
     return {**kept, SCHEDULE_LABEL: schedule}
+
+
+def run_metadata(
+    name: str,
+    schedule: str,
+    uid: str,
+    schedule_labels: dict[str, str],
+    run: datetime.datetime,
+    owner_reference: bool,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> dict[str, object]:
+    """The metadata of a MilvusSnapshot that is one of a schedule's runs (retention, scheduleRef and the ownership
+    check read it): the schedule's labels, the run time and schedule UID annotations, the controller reference
+    when the schedule owns its runs, plus the object's own `labels` and `annotations`. Schedule runs and the
+    inventory's imports that join a schedule both have it."""
+    metadata: dict[str, object] = {
+        "name": name,
+        "labels": {**child_labels(schedule, schedule_labels), **(labels or {})},
+        "annotations": {RUN_TIME_ANNOTATION: rfc3339(run), SCHEDULE_UID_ANNOTATION: uid, **(annotations or {})},
+    }
+    if owner_reference:
+        metadata["ownerReferences"] = [
+            {"apiVersion": API_VERSION, "kind": SCHEDULE_KIND, "name": schedule, "uid": uid, "controller": True}
+        ]
+    return metadata
 
 
 def plan_schedule(inp: ScheduleInputs) -> Plan:
@@ -200,22 +232,12 @@ def _start(inp: ScheduleInputs, plan: Plan, run: datetime.datetime, trigger: str
         plan.status.last_trigger = trigger
     if any(c.name == name for c in inp.children):
         return  # created before a crash; the status patch was what got lost
-    annotations = {RUN_TIME_ANNOTATION: rfc3339(run), SCHEDULE_UID_ANNOTATION: inp.uid}
-    if trigger is not None:
-        annotations[TRIGGER_ANNOTATION] = trigger
-    metadata: dict[str, object] = {
-        "name": name,
-        "labels": child_labels(inp.name, inp.labels),
-        "annotations": annotations,
-    }
-    if inp.spec.snapshot_owner_reference == "Schedule":
-        metadata["ownerReferences"] = [
-            {"apiVersion": API_VERSION, "kind": SCHEDULE_KIND, "name": inp.name, "uid": inp.uid, "controller": True}
-        ]
+    owned = inp.spec.snapshot_owner_reference == SnapshotOwnerReference.SCHEDULE
+    triggered = {TRIGGER_ANNOTATION: trigger} if trigger is not None else None
     body: dict[str, object] = {
         "apiVersion": API_VERSION,
         "kind": SNAPSHOT_KIND,
-        "metadata": metadata,
+        "metadata": run_metadata(name, inp.name, inp.uid, inp.labels, run, owned, annotations=triggered),
         "spec": inp.spec.template.to_wire(),
     }
     plan.create.append(NewChild(name, body))
