@@ -38,7 +38,7 @@ from ..api import (
 from ..api.common import DNS1123_PATTERN, parse_rfc3339_or_none, rfc3339
 from ..api.connection import MAX_INVENTORY_COLLECTIONS, CollectionInventory, Inventory, InventoryStatus
 from ..api.snapshot import KIND as SNAPSHOT_KIND
-from ..api.snapshot import DeletionPolicy
+from ..api.snapshot import DeletionPolicy, SnapshotPhase
 from . import retention
 from .entries import ScheduleEntry
 from .naming import snapshot_name_for
@@ -266,7 +266,7 @@ def _retention_prunes(inp: InventoryInputs, schedule: ScheduleEntry, joined: lis
         Child(
             name=key,
             time=c.run_time or inp.now,
-            phase=retention.READY,
+            phase=SnapshotPhase.READY,
             schedule_uid=schedule.uid,
             created_by_operator=True,
             referenced=c.run_time is not None and child_name(schedule.name, c.run_time) in inp.needed,

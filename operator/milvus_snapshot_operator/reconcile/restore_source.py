@@ -112,7 +112,7 @@ def _from_snapshot(
     if entry.phase == SnapshotPhase.FAILED:
         return SourceFailed(f"source MilvusSnapshot {ref!r} failed: {entry.error_message or 'failed'}")
     if entry.phase != SnapshotPhase.READY or not entry.snapshot_name or entry.deleting:
-        state = "being deleted" if entry.deleting else (entry.phase or "Pending")
+        state = "being deleted" if entry.deleting else (entry.phase or SnapshotPhase.PENDING)
         return Blocked(
             Missing.SNAPSHOT, "SourceSnapshotNotReady", f"waiting for MilvusSnapshot {ref!r} ({state})", wake
         )

@@ -14,9 +14,7 @@ import zoneinfo
 from collections.abc import Callable, Hashable, Iterable
 
 from ..api.schedule import Retention
-
-READY = "Ready"
-FAILED = "Failed"
+from ..api.snapshot import SnapshotPhase
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +39,7 @@ class Child:
 
     @property
     def finished(self) -> bool:
-        return self.phase in (READY, FAILED)
+        return self.phase in (SnapshotPhase.READY, SnapshotPhase.FAILED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,8 +60,8 @@ BUCKETS: tuple[tuple[str, Bucket], ...] = (
 
 def select(children: Iterable[Child], retention: Retention, zone: zoneinfo.ZoneInfo) -> Selection:
     live = sorted((c for c in children if not c.deleting), key=lambda c: (c.time, c.name), reverse=True)
-    ready = [c for c in live if c.phase == READY]
-    failed = [c for c in live if c.phase == FAILED]
+    ready = [c for c in live if c.phase == SnapshotPhase.READY]
+    failed = [c for c in live if c.phase == SnapshotPhase.FAILED]
     keep: set[str] = {c.name for c in live if not c.finished or c.keep or c.referenced}
     keep.update(c.name for c in failed[: retention.failed_history_limit])
     if ready:

@@ -32,6 +32,7 @@ from ..api.schedule import (
     SnapshotOwnerReference,
 )
 from ..api.snapshot import KIND as SNAPSHOT_KIND
+from ..api.snapshot import SnapshotPhase
 from . import cron, retention
 from .outcome import Event
 from .retention import Child
@@ -137,7 +138,9 @@ def plan_schedule(inp: ScheduleInputs) -> Plan:
     live = [c for c in owned if not c.deleting]
     # An import adopting old history is not a run in progress: it never holds back (Forbid) or replaces a run.
     active = [c for c in live if not c.finished and not c.imported]
-    waiting = [c for c in active if c.phase == "Pending"]  # blocked on a reference, e.g. a broken connection
+    waiting = [
+        c for c in active if c.phase == SnapshotPhase.PENDING
+    ]  # blocked on a reference, e.g. a broken connection
     _observe_children(status, live, gen, now)
     trigger = inp.trigger if inp.trigger and inp.trigger != status.last_trigger else None
 
@@ -201,7 +204,7 @@ def _observe_children(
     status: MilvusSnapshotScheduleStatus, live: list[Child], gen: int | None, now: datetime.datetime
 ) -> None:
     """lastSuccessfulTime / lastFailedTime and the "are we protected?" condition."""
-    for phase, field in (("Ready", "last_successful_time"), ("Failed", "last_failed_time")):
+    for phase, field in ((SnapshotPhase.READY, "last_successful_time"), (SnapshotPhase.FAILED, "last_failed_time")):
         times = [c.time for c in live if c.phase == phase]
         known = parse_rfc3339_or_none(getattr(status, field))
         newest = max([*times, *([known] if known else [])], default=None)
@@ -209,7 +212,7 @@ def _observe_children(
     success = parse_rfc3339_or_none(status.last_successful_time)
     failure = parse_rfc3339_or_none(status.last_failed_time)
     if failure is not None and (success is None or failure > success):
-        failed = max((c for c in live if c.phase == "Failed"), key=lambda c: c.time, default=None)
+        failed = max((c for c in live if c.phase == SnapshotPhase.FAILED), key=lambda c: c.time, default=None)
         why = f"{failed.name}: {failed.message}" if failed else "the last scheduled snapshot failed"
         status.set_condition(LAST_SUCCEEDED, ConditionStatus.FALSE, "SnapshotFailed", why, gen, now)
     elif success is not None:
