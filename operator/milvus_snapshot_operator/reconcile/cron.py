@@ -69,7 +69,7 @@ def parse(expression: str, time_zone: str = "UTC") -> Cron:
         raise CronError(f"{FIELD}: expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}")
     normalized = " ".join(fields)
     try:
-        next(CronSim(normalized, datetime.datetime(2000, 1, 1, tzinfo=zone)))
+        CronSim(normalized, datetime.datetime(2000, 1, 1, tzinfo=zone))  # validates, days that never occur too
     except CronSimError as exc:
         raise CronError(_explain(fields, str(exc))) from None
     return Cron(normalized, zone)
