@@ -2,8 +2,7 @@
 
 The gap between the next two runs is wrong for crons like "0 2 * * 1-5": on a Tuesday it is one day, but
 Friday's snapshot has to last until Monday. So the interval is the longest gap between consecutive runs over
-the coming week (at least two runs, at most 64 looked at). The cron parser is called only here, so swapping
-it (e.g. for cronsim) touches one function.
+the coming week (at least two runs, at most 64 looked at), computed once per schedule and day.
 """
 
 from __future__ import annotations

@@ -119,6 +119,17 @@ def summarize(
     return Resource(**common)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Databases:
+    """Each connection's database, read once per scrape: a snapshot's or schedule's own dbName, else its
+    connection's, else Milvus's default."""
+
+    by_connection: dict[tuple[str, str], str]
+
+    def of(self, r: Resource) -> str:
+        return r.database or self.by_connection.get((r.namespace, r.connection)) or DEFAULT_DB
+
+
 def _gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
     return GaugeMetricFamily(f"{PREFIX}_{name}", doc, labels=labels)
 
@@ -151,9 +162,10 @@ class StateCollector(Collector):
         if self.source is None:
             return
         resources = list(self.source())
+        databases = _Databases({(r.namespace, r.name): r.database for r in resources if r.kind == CONNECTION})
         yield from self._counts(resources)
-        yield from self._collections(resources)
-        yield from self._schedules(resources)
+        yield from self._collections(resources, databases)
+        yield from self._schedules(resources, databases)
         yield from self._connections(resources)
 
     def _counts(self, resources: list[Resource]) -> Iterator[GaugeMetricFamily]:
@@ -183,8 +195,7 @@ class StateCollector(Collector):
             family.add_metric(list(deleting_key), count)
         yield family
 
-    def _collections(self, resources: list[Resource]) -> Iterator[GaugeMetricFamily]:
-        databases = {(r.namespace, r.name): r.database for r in resources if r.kind == CONNECTION}
+    def _collections(self, resources: list[Resource], databases: _Databases) -> Iterator[GaugeMetricFamily]:
         labels = ["namespace", "connection", "database", "collection"]
         success = _gauge(
             "collection_last_success_timestamp_seconds",
@@ -207,8 +218,7 @@ class StateCollector(Collector):
         for r in resources:
             if r.kind != SNAPSHOT or not r.collection:
                 continue
-            db = r.database or databases.get((r.namespace, r.connection)) or DEFAULT_DB
-            key = (r.namespace, r.connection, db, r.collection)
+            key = (r.namespace, r.connection, databases.of(r), r.collection)
             if r.success_time is not None and not r.deleting:
                 newest_ok[key] = max(newest_ok.get(key, 0.0), r.success_time)
             if r.failure_time is not None and not r.deleting:
@@ -223,9 +233,8 @@ class StateCollector(Collector):
             missing.add_metric(list(coll), gone.get(coll, 0))
         yield from (success, failure, missing)
 
-    def _schedules(self, resources: list[Resource]) -> Iterator[GaugeMetricFamily]:
+    def _schedules(self, resources: list[Resource], databases: _Databases) -> Iterator[GaugeMetricFamily]:
         schedules = sorted((r for r in resources if r.kind == SCHEDULE), key=lambda r: (r.namespace, r.name))
-        databases = {(r.namespace, r.name): r.database for r in resources if r.kind == CONNECTION}
         if self.events is not None:
             self.events.keep_schedules((r.namespace, r.name) for r in schedules)
         keys = ["namespace", "schedule"]
@@ -257,8 +266,7 @@ class StateCollector(Collector):
         now = self.clock()
         for r in schedules:
             key = [r.namespace, r.name]
-            db = r.database or databases.get((r.namespace, r.connection)) or DEFAULT_DB
-            info.add_metric([*key, r.connection, db, r.collection, r.cron, r.time_zone], 1)
+            info.add_metric([*key, r.connection, databases.of(r), r.collection, r.cron, r.time_zone], 1)
             families["suspended"].add_metric(key, int(r.suspended))
             if r.created is not None:
                 families["created"].add_metric(key, r.created)
