@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Sequence
 
 from ..api import SCHEDULE_LABEL
 from ..api.wire import Wire
 from . import ages
 from .ages import event_time
+from .columns import columns
 from .kinds import CONNECTION, RESTORE, SCHEDULE, SNAPSHOT, Kind
 from .progress import bar
 from .states import Obj, condition, state, status_of
@@ -93,14 +93,6 @@ def _reference_line(ref: Reference) -> str:
     else:
         parts.append("not handled by the operator yet")
     return "  ".join(parts)
-
-
-def _table(rows: Sequence[tuple[str, ...]], indent: str = "  ") -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return [
-        (indent + "   ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "   " + row[-1]).rstrip()
-        for row in rows
-    ]
 
 
 def _job_lines(status: Wire, now: datetime.datetime) -> list[str]:
@@ -214,7 +206,7 @@ def render(facts: Facts, now: datetime.datetime) -> list[str]:
             )
             for c in conditions
         ]
-        lines += _table(rows)
+        lines += columns(rows, indent="  ")
     else:
         lines.append("Conditions:   none (the operator has not handled this resource yet: is it running?)")
     error = status.get("error")
@@ -240,7 +232,7 @@ def render(facts: Facts, now: datetime.datetime) -> list[str]:
             )
             for e in shown
         ]
-        lines += _table(events)
+        lines += columns(events, indent="  ")
     else:
         lines.append("Events:       none")
     return lines

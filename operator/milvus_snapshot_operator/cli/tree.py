@@ -12,6 +12,8 @@ import datetime
 
 from ..api import SCHEDULE_LABEL
 from . import ages
+from .columns import columns
+from .evidence import references_of
 from .kinds import CONNECTION, RESTORE, SCHEDULE, SNAPSHOT, Kind
 from .progress import bar
 from .states import Obj, condition, state, status_of
@@ -188,8 +190,7 @@ def build(
     for sched in sorted(schedules, key=_name):
         node = schedule_node(sched, children_of.get(_name(sched), []), now)
         schedule_nodes[node.name] = node
-        ref = ((_spec(sched).get("template") or {}).get("connectionRef") or {}).get("name", "")
-        connection(ref, node.ref).children.append(node)
+        connection(_reference(SCHEDULE, sched, CONNECTION), node.ref).children.append(node)
     snapshot_nodes: dict[str, Node] = {}
     for snap in by_created:
         owner = (snap["metadata"].get("labels") or {}).get(SCHEDULE_LABEL)
@@ -198,23 +199,24 @@ def build(
             continue
         node = snapshot_node(snap)
         snapshot_nodes[node.name] = node
-        connection((_spec(snap).get("connectionRef") or {}).get("name", ""), node.ref).children.append(node)
+        connection(_reference(SNAPSHOT, snap, CONNECTION), node.ref).children.append(node)
     orphans: list[Node] = []
     for restore in sorted(restores, key=lambda o: (str(o["metadata"].get("creationTimestamp")), _name(o))):
         node = restore_node(restore)
-        source = dict(_spec(restore).get("source") or {})
-        resolved = dict(status_of(restore).get("source") or {})
-        snap_ref = (source.get("snapshotRef") or {}).get("name") or resolved.get("snapshotRef")
-        sched_ref = (source.get("scheduleRef") or {}).get("name")
+        snap_ref, sched_ref = _reference(RESTORE, restore, SNAPSHOT), _reference(RESTORE, restore, SCHEDULE)
         if sched_ref:
             parent = schedule_nodes.get(sched_ref) or _orphan(orphans, SCHEDULE, sched_ref, namespace, node.ref)
         elif snap_ref:
             parent = snapshot_nodes.get(snap_ref) or _orphan(orphans, SNAPSHOT, snap_ref, namespace, node.ref)
         else:
-            conn = (source.get("connectionRef") or {}).get("name") or resolved.get("connection") or ""
-            parent = connection(conn, node.ref)
+            parent = connection(_reference(RESTORE, restore, CONNECTION), node.ref)
         parent.children.append(node)
     return [roots[name] for name in sorted(roots)] + orphans
+
+
+def _reference(kind: Kind, obj: Obj, of: Kind) -> str:
+    """The name of the `of` object `obj` refers to (evidence.references_of reads the references), "" if none."""
+    return next((name for _, ref_kind, name in references_of(kind, obj) if ref_kind == of), "")
 
 
 def _orphan(orphans: list[Node], kind: Kind, name: str, namespace: str, who: str) -> Node:
@@ -244,8 +246,4 @@ def render(forest: list[Node], now: datetime.datetime, unicode: bool = True) -> 
 
     for root in forest:
         walk(root, "", "")
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER) - 1)]
-    return [
-        "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "   " + row[-1]
-        for row in rows
-    ]
+    return columns(rows)
