@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         metrics.parse_bind_address(args.metrics_bind_address)
-        settings_from_env()
+        config = settings_from_env()
     except ValueError as exc:  # pydantic's ValidationError is one too
         parser.error(str(exc))  # exit 2 before Kopf starts: a startup handler's error would only be retried
     namespaces = args.namespace or [n for n in os.environ.get("WATCH_NAMESPACES", "").split(",") if n]
@@ -58,6 +58,6 @@ def main(argv: list[str] | None = None) -> int:
         clusterwide=not namespaces,
         namespaces=namespaces,
         liveness_endpoint=args.liveness,
-        memo=kopf.Memo(metrics_bind_address=args.metrics_bind_address),
+        memo=kopf.Memo(metrics_bind_address=args.metrics_bind_address, config=config),
     )
     return 0

@@ -37,7 +37,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     quiet_kopf()
     wait_for_indexes_without_a_herd()  # thousands of objects at startup (Benchmarks f)
     release_bodies_of_finished_daemons()  # a settled snapshot keeps neither a task nor its body in Kopf
-    memo["runtime"] = Runtime.create(OperatorConfig.from_env())
+    config = memo.get("config")
+    assert isinstance(config, OperatorConfig), "main() reads and checks the MSO_* settings before Kopf starts"
+    memo["runtime"] = Runtime.create(config)
     memo["heap_trimmer"] = asyncio.create_task(trim_heap_every(HEAP_TRIM_SECONDS))
 
 
