@@ -35,7 +35,9 @@ def _header_db(context: Any) -> str:
 
 
 def request_db(request_db_name: str, context: Any) -> str:
-    """db_name from the request, else the `dbname` header, else "default" (the proxy's DB interceptor)."""
+    """A database name the request gives in a field other than db_name (RestoreSnapshot's target), else the
+    `dbname` header, else "default", as milvus-lite's `_database_name` does for db_name (the proxy's DB
+    interceptor)."""
     return request_db_name or _header_db(context)
 
 
@@ -56,29 +58,26 @@ class CollectionServicer(MilvusServicer):  # type: ignore[misc]
             return build(status(UNEXPECTED, str(e)), None)
         return build(status(), result)
 
-    def _db_of(self, request: Any, context: Any) -> str:
-        return request_db(getattr(request, "db_name", ""), context)
-
     # ── aliases ─────────────────────────────────────────────────
 
     def CreateAlias(self, request: Any, context: Any) -> Any:
-        db_name = self._db_of(request, context)
+        db_name = str(self._database_name(request, context))
         return self._call(
-            "CreateAlias", lambda: self._aliases.create(db_name, request.collection_name, request.alias), _status
+            "CreateAlias", lambda: self._aliases.create(db_name, request.collection_name, request.alias), status_only
         )
 
     def AlterAlias(self, request: Any, context: Any) -> Any:
-        db_name = self._db_of(request, context)
+        db_name = str(self._database_name(request, context))
         return self._call(
-            "AlterAlias", lambda: self._aliases.alter(db_name, request.collection_name, request.alias), _status
+            "AlterAlias", lambda: self._aliases.alter(db_name, request.collection_name, request.alias), status_only
         )
 
     def DropAlias(self, request: Any, context: Any) -> Any:
-        db_name = self._db_of(request, context)
-        return self._call("DropAlias", lambda: self._aliases.drop(db_name, request.alias), _status)
+        db_name = str(self._database_name(request, context))
+        return self._call("DropAlias", lambda: self._aliases.drop(db_name, request.alias), status_only)
 
     def DescribeAlias(self, request: Any, context: Any) -> Any:
-        db_name = self._db_of(request, context)
+        db_name = str(self._database_name(request, context))
         return self._call(
             "DescribeAlias",
             lambda: self._aliases.describe(db_name, request.alias),
@@ -92,7 +91,7 @@ class CollectionServicer(MilvusServicer):  # type: ignore[misc]
         )
 
     def ListAliases(self, request: Any, context: Any) -> Any:
-        db_name = self._db_of(request, context)
+        db_name = str(self._database_name(request, context))
         return self._call(
             "ListAliases",
             lambda: self._aliases.list(db_name, request.collection_name),
@@ -108,15 +107,17 @@ class CollectionServicer(MilvusServicer):  # type: ignore[misc]
     # ── load state, and what it gates ───────────────────────────
 
     def LoadCollection(self, request: Any, context: Any) -> Any:
-        db_name = self._db_of(request, context)
-        return self._call("LoadCollection", lambda: self._loads.load(db_name, request.collection_name), _status)
+        db_name = str(self._database_name(request, context))
+        return self._call("LoadCollection", lambda: self._loads.load(db_name, request.collection_name), status_only)
 
     def ReleaseCollection(self, request: Any, context: Any) -> Any:
-        db_name = self._db_of(request, context)
-        return self._call("ReleaseCollection", lambda: self._loads.release(db_name, request.collection_name), _status)
+        db_name = str(self._database_name(request, context))
+        return self._call(
+            "ReleaseCollection", lambda: self._loads.release(db_name, request.collection_name), status_only
+        )
 
     def GetLoadState(self, request: Any, context: Any) -> Any:
-        db_name = self._db_of(request, context)
+        db_name = str(self._database_name(request, context))
         return self._call(
             "GetLoadState",
             lambda: self._loads.state(db_name, request.collection_name),
@@ -124,7 +125,7 @@ class CollectionServicer(MilvusServicer):  # type: ignore[misc]
         )
 
     def GetLoadingProgress(self, request: Any, context: Any) -> Any:
-        db_name = self._db_of(request, context)
+        db_name = str(self._database_name(request, context))
         return self._call(
             "GetLoadingProgress",
             lambda: self._loads.progress(db_name, request.collection_name),
@@ -148,7 +149,7 @@ class CollectionServicer(MilvusServicer):  # type: ignore[misc]
     def _gate(self, request: Any, context: Any, action: str) -> Any:
         """The Status refusing a search/query on a collection that is not loaded, or None to go ahead."""
         try:
-            self._loads.require_loaded(self._db_of(request, context), request.collection_name, action)
+            self._loads.require_loaded(str(self._database_name(request, context)), request.collection_name, action)
         except MilvusError as e:
             return error_status(e)
         return None
@@ -157,13 +158,13 @@ class CollectionServicer(MilvusServicer):  # type: ignore[misc]
 
     def CreateCollection(self, request: Any, context: Any) -> Any:
         try:
-            self._aliases.check_creatable(self._db_of(request, context), request.collection_name)
+            self._aliases.check_creatable(str(self._database_name(request, context)), request.collection_name)
         except MilvusError as e:
             return error_status(e)
         return super().CreateCollection(request, context)
 
     def DropCollection(self, request: Any, context: Any) -> Any:
-        db_name = self._db_of(request, context)
+        db_name = str(self._database_name(request, context))
         with self._svc.lock:
             try:
                 self._aliases.check_droppable(db_name, request.collection_name)
@@ -176,7 +177,7 @@ class CollectionServicer(MilvusServicer):  # type: ignore[misc]
             return resp
 
     def RenameCollection(self, request: Any, context: Any) -> Any:
-        db_name = self._db_of(request, context)
+        db_name = str(self._database_name(request, context))
         with self._svc.lock:
             try:
                 self._aliases.check_renamable(db_name, request.oldName, request.newName)
@@ -191,7 +192,7 @@ class CollectionServicer(MilvusServicer):  # type: ignore[misc]
     def TruncateCollection(self, request: Any, context: Any) -> Any:
         """milvus-lite rebuilds the collection directory, deleting its snapshot files with it."""
         with self._svc.lock:
-            ref = self._svc.lookup(self._db_of(request, context), request.collection_name)
+            ref = self._svc.lookup(str(self._database_name(request, context)), request.collection_name)
             resp = super().TruncateCollection(request, context)
             if resp.status.code == 0 and ref is not None:
                 self._svc.drop_all_snapshots(ref.collection_id)
@@ -199,7 +200,7 @@ class CollectionServicer(MilvusServicer):  # type: ignore[misc]
 
     def Flush(self, request: Any, context: Any) -> Any:
         """milvus-lite skips unknown collections silently; Milvus's proxy fails the flush with 100/800."""
-        db_name = self._db_of(request, context)
+        db_name = str(self._database_name(request, context))
         try:
             for name in request.collection_names:
                 self._svc.resolve(db_name, name)
@@ -227,7 +228,7 @@ class CollectionServicer(MilvusServicer):  # type: ignore[misc]
         resp = super().DescribeCollection(request, context)
         milvus_database_status(resp.status)
         if resp.status.code == 0:
-            db_name = self._db_of(request, context)
+            db_name = str(self._database_name(request, context))
             try:
                 ref = self._svc.resolve(db_name, request.collection_name)
             except MilvusError:
@@ -242,5 +243,6 @@ class CollectionServicer(MilvusServicer):  # type: ignore[misc]
         return milvus_pb2.AllocTimestampResponse(status=status(), timestamp=now_ms() << 18)
 
 
-def _status(st: Any, _: object) -> Any:
+def status_only(st: Any, _: object) -> Any:
+    """The response of an RPC that answers with its Status alone."""
     return st

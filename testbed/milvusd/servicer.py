@@ -14,8 +14,7 @@ from milvus_lite.db import MilvusLite
 from pymilvus.grpc_gen import milvus_pb2
 
 from .aliases import AliasService
-from .collection_rpcs import CollectionServicer
-from .collection_rpcs import request_db as _db
+from .collection_rpcs import CollectionServicer, request_db, status_only
 from .jobs import JobView, RestoreJobs
 from .loads import LoadService
 from .snapshots import SnapshotService, s3_location
@@ -48,26 +47,26 @@ class MilvusdServicer(CollectionServicer):
         return self._call(
             "CreateSnapshot",
             lambda: self._svc.create(
-                _db(request.db_name, context),
+                str(self._database_name(request, context)),
                 request.collection_name,
                 request.name,
                 request.description,
                 request.compaction_protection_seconds,
             ),
-            lambda st, _: st,
+            status_only,
         )
 
     def DropSnapshot(self, request: Any, context: Any) -> Any:
         return self._call(
             "DropSnapshot",
-            lambda: self._svc.drop(_db(request.db_name, context), request.collection_name, request.name),
-            lambda st, _: st,
+            lambda: self._svc.drop(str(self._database_name(request, context)), request.collection_name, request.name),
+            status_only,
         )
 
     def ListSnapshots(self, request: Any, context: Any) -> Any:
         return self._call(
             "ListSnapshots",
-            lambda: self._svc.list(_db(request.db_name, context), request.collection_name),
+            lambda: self._svc.list(str(self._database_name(request, context)), request.collection_name),
             lambda st, names: milvus_pb2.ListSnapshotsResponse(status=st, snapshots=names or []),
         )
 
@@ -88,7 +87,9 @@ class MilvusdServicer(CollectionServicer):
 
         return self._call(
             "DescribeSnapshot",
-            lambda: self._svc.describe(_db(request.db_name, context), request.collection_name, request.name),
+            lambda: self._svc.describe(
+                str(self._database_name(request, context)), request.collection_name, request.name
+            ),
             build,
         )
 
@@ -97,9 +98,9 @@ class MilvusdServicer(CollectionServicer):
             "RestoreSnapshot",
             lambda: self._jobs.start(
                 request.name,
-                _db(request.db_name, context),
+                str(self._database_name(request, context)),
                 request.collection_name,
-                _db(request.target_db_name, context),
+                request_db(request.target_db_name, context),
                 request.target_collection_name,
             ),
             lambda st, job_id: milvus_pb2.RestoreSnapshotResponse(status=st, job_id=job_id or 0),
@@ -119,7 +120,7 @@ class MilvusdServicer(CollectionServicer):
     def ListRestoreSnapshotJobs(self, request: Any, context: Any) -> Any:
         return self._call(
             "ListRestoreSnapshotJobs",
-            lambda: self._jobs.list(_db(request.db_name, context), request.collection_name),
+            lambda: self._jobs.list(str(self._database_name(request, context)), request.collection_name),
             lambda st, views: milvus_pb2.ListRestoreSnapshotJobsResponse(
                 status=st, jobs=[_info(v) for v in views or []]
             ),
@@ -129,10 +130,10 @@ class MilvusdServicer(CollectionServicer):
         return self._call(
             "PinSnapshotData",
             lambda: self._svc.pin(
-                _db(request.db_name, context), request.collection_name, request.name, request.ttl_seconds
+                str(self._database_name(request, context)), request.collection_name, request.name, request.ttl_seconds
             ),
             lambda st, pin_id: milvus_pb2.PinSnapshotDataResponse(status=st, pin_id=pin_id or 0),
         )
 
     def UnpinSnapshotData(self, request: Any, context: Any) -> Any:
-        return self._call("UnpinSnapshotData", lambda: self._svc.unpin(request.pin_id), lambda st, _: st)
+        return self._call("UnpinSnapshotData", lambda: self._svc.unpin(request.pin_id), status_only)
