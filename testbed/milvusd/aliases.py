@@ -45,8 +45,13 @@ class AliasService:
 
     def is_collection(self, db_name: str, name: str) -> bool:
         """A real collection of that name (an alias does not count); False in an unknown database."""
-        if not name or self.target_of(db_name, name) is not None:
-            return False
+        return bool(name) and self.target_of(db_name, name) is None and self._exists(db_name, name)
+
+    def _exists(self, db_name: str, name: str) -> bool:
+        """milvus-lite has `name` (a collection, or an alias of one); False in an unknown database.
+
+        Callers that already know `name` is no alias use it to skip is_collection's second alias lookup.
+        """
         try:
             return bool(self._db.has_collection(name, database_name=db_name))
         except MilvusLiteError:
@@ -58,15 +63,8 @@ class AliasService:
     # ── alias RPCs ──────────────────────────────────────────────
 
     def create(self, db_name: str, collection: str, alias: str) -> None:
-        validate_collection_name(alias, "alias")
-        validate_collection_name(collection, "name")
         with self._svc.lock:
-            self._svc.require_db(db_name)
-            if self.is_collection(db_name, alias):
-                raise alias_name_conflict(db_name, alias)
-            if not self.is_collection(db_name, collection):
-                raise collection_not_found(db_name, collection)
-            current = self.target_of(db_name, alias)
+            current = self._pair_checks(db_name, collection, alias, collection_not_found(db_name, collection))
             if current == collection:
                 return  # already set on this collection: ignored, success
             if current is not None:
@@ -74,19 +72,26 @@ class AliasService:
             self._db.create_alias(collection, alias, database_name=db_name)
 
     def alter(self, db_name: str, collection: str, alias: str) -> None:
-        validate_collection_name(alias, "alias")
-        validate_collection_name(collection, "name")
         with self._svc.lock:
-            self._svc.require_db(db_name)
-            if self.is_collection(db_name, alias):
-                raise alias_name_conflict(db_name, alias)
-            if not self.is_collection(db_name, collection):
-                raise collection_not_found_no_db(collection)
-            current = self.target_of(db_name, alias)
+            current = self._pair_checks(db_name, collection, alias, collection_not_found_no_db(collection))
             if current is None:
                 raise alias_not_found(db_name, alias)
             if current != collection:
                 self._db.alter_alias(collection, alias, database_name=db_name)
+
+    def _pair_checks(self, db_name: str, collection: str, alias: str, not_found: MilvusError) -> str | None:
+        """What create and alter both check, in Milvus's order (the two differ in the missing collection's
+        message, `not_found`); returns the collection `alias` points at now. Runs under the service lock.
+        """
+        validate_collection_name(alias, "alias")
+        validate_collection_name(collection, "name")
+        self._svc.require_db(db_name)
+        current = self.target_of(db_name, alias)
+        if current is None and self._exists(db_name, alias):
+            raise alias_name_conflict(db_name, alias)
+        if not self.is_collection(db_name, collection):
+            raise not_found
+        return current
 
     def drop(self, db_name: str, alias: str) -> None:
         validate_collection_name(alias, "alias")
@@ -119,7 +124,7 @@ class AliasService:
     def check_droppable(self, db_name: str, name: str) -> None:
         if self.target_of(db_name, name) is not None:
             raise MilvusError(UNEXPECTED, f"cannot drop the collection via alias = {name}")
-        if self.is_collection(db_name, name):
+        if name and self._exists(db_name, name):  # no alias (checked above): a collection
             aliases = self.aliases_of(db_name, name)
             if aliases:
                 raise MilvusError(
@@ -133,7 +138,7 @@ class AliasService:
             raise invalid(f"unsupported use an alias to rename collection, alias:{old}")
         if self.target_of(db_name, new) is not None:
             raise alias_name_conflict(db_name, new)
-        if self.is_collection(db_name, new):
+        if new and self._exists(db_name, new):  # no alias (checked above): a collection
             raise invalid(f"duplicated new collection name {db_name}:{new} with other collection name or alias")
 
     def check_creatable(self, db_name: str, name: str, prefix: str = "") -> None:
