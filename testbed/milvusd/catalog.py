@@ -156,12 +156,15 @@ class Catalog:
 
     def put_collection(self, ref: CollectionRef) -> None:
         """Insert or update (a rename, a load-state change)."""
+        self._index_collection(ref)
+        self._write("collections", ref.collection_id, ref)
+
+    def _index_collection(self, ref: CollectionRef) -> None:
         old = self.collections.get(ref.collection_id)
         if old is not None:
             self._by_name.pop((old.db_name, old.name), None)
         self.collections[ref.collection_id] = ref
         self._by_name[(ref.db_name, ref.name)] = ref.collection_id
-        self._write("collections", ref.collection_id, ref)
 
     def remove_collection(self, collection_id: int) -> None:
         ref = self.collections.pop(collection_id, None)
@@ -179,11 +182,14 @@ class Catalog:
 
     def put_snapshot(self, snap: Snapshot) -> None:
         """Insert, or write back after its pins changed."""
+        self._index_snapshot(snap)
+        self._write("snapshots", snap.snapshot_id, snap)
+
+    def _index_snapshot(self, snap: Snapshot) -> None:
         self.snapshots[snap.snapshot_id] = snap
         self._by_collection.setdefault(snap.collection_id, {})[snap.name] = snap
         for pin in snap.pins:
             self._pin_owner[pin.pin_id] = snap.snapshot_id
-        self._write("snapshots", snap.snapshot_id, snap)
 
     def remove_snapshot(self, snap: Snapshot) -> None:
         self.snapshots.pop(snap.snapshot_id, None)
@@ -235,16 +241,9 @@ class Catalog:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'last_id'").fetchone()
         self.last_id = int(row[0]) if row else 0
         for c in self._rows("collections"):
-            ref = CollectionRef(**c)
-            self.collections[ref.collection_id] = ref
-            self._by_name[(ref.db_name, ref.name)] = ref.collection_id
+            self._index_collection(CollectionRef(**c))
         for s in self._rows("snapshots"):
-            pins = [Pin(**p) for p in s.pop("pins", [])]
-            snap = Snapshot(**s, pins=pins)
-            self.snapshots[snap.snapshot_id] = snap
-            self._by_collection.setdefault(snap.collection_id, {})[snap.name] = snap
-            for pin in pins:
-                self._pin_owner[pin.pin_id] = snap.snapshot_id
+            self._index_snapshot(_snapshot_from(s))
         for j in self._rows("jobs"):
             job = RestoreJob(**j)
             self.jobs[job.job_id] = job
@@ -259,8 +258,13 @@ class Catalog:
             for c in payload.get("collections", []):
                 self.put_collection(CollectionRef(**c))
             for s in payload.get("snapshots", []):
-                pins = [Pin(**p) for p in s.pop("pins", [])]
-                self.put_snapshot(Snapshot(**s, pins=pins))
+                self.put_snapshot(_snapshot_from(s))
             for j in payload.get("jobs", []):
                 self.put_job(RestoreJob(**j))
         os.replace(path, path + ".imported")
+
+
+def _snapshot_from(row: dict[str, Any]) -> Snapshot:
+    """A Snapshot from its stored JSON (asdict), pins rebuilt as Pin objects."""
+    pins = [Pin(**p) for p in row.get("pins", [])]
+    return Snapshot(**{**row, "pins": pins})
