@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import seed
-from .cluster import Cluster
+from .cluster import Cluster, wait_until
 from .controlplane import ControlPlane
 from .processes import REPO, MilvusServer, OperatorProcess
 
@@ -31,12 +31,7 @@ GROUP, VERSION = "snapshot.milvus.io", "v1alpha1"
 SNAPSHOTS, RESTORES, SCHEDULES = "milvussnapshots", "milvusrestores", "milvussnapshotschedules"
 TOKEN = "root:Milvus"
 ROWS = 300
-OPERATOR_ENV = {
-    "MSO_RESTORE_POLL_SECONDS": "0.5",
-    "MSO_BACKOFF_MAX_SECONDS": "4",
-    "MSO_DRIFT_CHECK_SECONDS": "5",
-    "MSO_CONNECTION_PROBE_SECONDS": "30",
-}
+OPERATOR_ENV = {"MSO_DRIFT_CHECK_SECONDS": "5"}  # on top of OperatorProcess's test settings
 
 
 @dataclasses.dataclass
@@ -141,15 +136,6 @@ class Soak:
             raise RuntimeError(f"list {plural}: no answer")
         return list(found["items"])
 
-    def wait(self, check: Callable[[], Any], timeout: float, what: str) -> Any:
-        until = time.monotonic() + timeout
-        while time.monotonic() < until:
-            result = check()
-            if result:
-                return result
-            time.sleep(0.5)
-        raise TimeoutError(what)
-
     def phase(self, plural: str, name: str) -> str | None:
         obj = self.get(plural, name)
         return None if obj is None else (obj.get("status") or {}).get("phase")
@@ -197,7 +183,7 @@ class Soak:
             "spec": {"connectionRef": {"name": "milvus"}, "collectionName": "books", "deletionPolicy": "Delete"},
         }
         self.create(SNAPSHOTS, body)
-        self.wait(lambda: self.phase(SNAPSHOTS, snap) in ("Ready", "Failed"), 240, f"{snap} done")
+        wait_until(lambda: self.phase(SNAPSHOTS, snap) in ("Ready", "Failed"), 240, f"{snap} done", interval=0.5)
         restore_body = {
             "apiVersion": "snapshot.milvus.io/v1alpha1",
             "kind": "MilvusRestore",
@@ -205,7 +191,9 @@ class Soak:
             "spec": {"source": {"snapshotRef": {"name": snap}}, "target": {"collectionName": target}},
         }
         self.create(RESTORES, restore_body)
-        self.wait(lambda: self.phase(RESTORES, restore) in ("Completed", "Failed"), 300, f"{restore} done")
+        wait_until(
+            lambda: self.phase(RESTORES, restore) in ("Completed", "Failed"), 300, f"{restore} done", interval=0.5
+        )
         if self.phase(RESTORES, restore) == "Completed" and self.phase(SNAPSHOTS, snap) == "Ready":
             with self.lock:
                 self.report.completed += 1
@@ -299,8 +287,8 @@ class Soak:
             )
 
         try:
-            self.wait(quiet, timeout, "resources settle")
-        except TimeoutError:
+            wait_until(quiet, timeout, "resources settle", interval=0.5)
+        except AssertionError:  # wait_until's time-out
             stuck = [
                 f"{i['kind']}/{i['metadata']['name']} phase={(i.get('status') or {}).get('phase')}"
                 f" deleting={bool(i['metadata'].get('deletionTimestamp'))}"
