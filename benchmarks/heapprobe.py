@@ -1,7 +1,7 @@
-"""Run the operator as `python -m milvus_snapshot_operator` does, with tracemalloc on; on SIGUSR1 write where the
-Python heap is to $MSO_HEAP_REPORT: by type (objects the garbage collector tracks, shallow sizes), by source
-line (tracemalloc), and the live asyncio tasks by coroutine. For benchmarks only (tracemalloc slows the process
-and adds its own memory): `benchmarks/run.py --only e --heap`.
+"""Run the operator through its own `python -m milvus_snapshot_operator` start-up (runpy), with tracemalloc on;
+on SIGUSR1 write where the Python heap is to $MSO_HEAP_REPORT: by type (objects the garbage collector tracks,
+shallow sizes), by source line (tracemalloc), and the live asyncio tasks by coroutine. For benchmarks only
+(tracemalloc slows the process and adds its own memory): `benchmarks/run.py --only e --heap`.
 """
 
 from __future__ import annotations
@@ -10,23 +10,12 @@ import asyncio
 import collections
 import gc
 import os
+import runpy
 import signal
 import sys
 import tracemalloc
 from pathlib import Path
 from types import FrameType
-
-tracemalloc.start(1)
-
-from milvus_snapshot_operator.memory import limit_arenas  # noqa: E402
-from milvus_snapshot_operator.milvus import lazy_imports  # noqa: E402
-
-limit_arenas()
-lazy_imports.block_pyarrow()
-lazy_imports.install()
-
-from milvus_snapshot_operator.handlers.main import main  # noqa: E402
-from milvus_snapshot_operator.memory import settle_gc  # noqa: E402
 
 TOP = 30
 
@@ -92,6 +81,6 @@ def dump(_signum: int, _frame: FrameType | None) -> None:
     Path(os.environ.get("MSO_HEAP_REPORT", "heap-report.txt")).write_text(report())
 
 
+tracemalloc.start(1)
 signal.signal(signal.SIGUSR1, dump)
-settle_gc()
-sys.exit(main())
+runpy.run_module("milvus_snapshot_operator", run_name="__main__")  # its own start-up order, then main()

@@ -40,7 +40,7 @@ sys.path[:0] = [str(REPO / "operator"), str(REPO)]
 from testbed import seed  # noqa: E402
 from testbed.cluster import Cluster  # noqa: E402
 from testbed.controlplane import ControlPlane  # noqa: E402
-from testbed.processes import MilvusServer, OperatorProcess, child_env  # noqa: E402
+from testbed.processes import MilvusServer, OperatorProcess  # noqa: E402
 
 NS = "bench"
 FLOOR_NS = "bench-floor"  # no operator watches it
@@ -174,21 +174,15 @@ class Bench:
 class HeapProbeOperator(OperatorProcess):
     """The operator under benchmarks/heapprobe.py: tracemalloc on, `heap_report()` on demand (SIGUSR1)."""
 
+    command = (sys.executable, str(REPO / "benchmarks" / "heapprobe.py"))
+
+    @property
+    def report(self) -> Path:
+        return self.log.with_suffix(".heap.txt")
+
     def start(self) -> OperatorProcess:
-        args = [arg for ns in self.namespaces for arg in ("-n", ns)]
-        args.append(f"--metrics-bind-address={f'127.0.0.1:{self.metrics_port}' if self.metrics_port else '0'}")
-        self.report = self.log.with_suffix(".heap.txt")
-        env = child_env({"KUBECONFIG": str(self.kubeconfig), "MSO_HEAP_REPORT": str(self.report), **self.extra_env})
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, str(REPO / "benchmarks" / "heapprobe.py"), *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=REPO,
-                start_new_session=True,
-            )
-        return self
+        self.extra_env["MSO_HEAP_REPORT"] = str(self.report)  # where heap_report() reads it
+        return super().start()
 
     def heap_report(self, timeout: float = 300) -> str:
         assert self.proc is not None

@@ -133,6 +133,9 @@ class MilvusServer:
 class OperatorProcess:
     """`python -m milvus_snapshot_operator` watching one namespace, with its own kubeconfig and settings."""
 
+    # What runs, before the options; benchmarks run the operator under a heap probe instead.
+    command: tuple[str, ...] = (sys.executable, "-m", "milvus_snapshot_operator")
+
     def __init__(
         self,
         kubeconfig: Path,
@@ -162,7 +165,7 @@ class OperatorProcess:
         with self.log.open("ab") as out:
             out.write(f"\n===== operator start #{self.starts + 1} =====\n".encode())
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "milvus_snapshot_operator", *args, *(["--verbose"] if self.verbose else [])],
+                [*self.command, *args, *(["--verbose"] if self.verbose else [])],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
