@@ -99,10 +99,7 @@ class Bench:
         log = self.work / f"operator-{time.monotonic_ns()}.log"
         kind = HeapProbeOperator if heap else OperatorProcess
         self.operator = kind(self.cp.kubeconfig, [NS], log, {**OPERATOR_ENV, **(env or {})}, verbose, metrics).start()
-        connection = (
-            (REPO / "examples" / "connection.yaml").read_text().replace("http://127.0.0.1:19530", self.milvus.uri)
-        )
-        self.apply(connection)
+        self.apply(self.milvus.connection_manifest())
         self.wait(lambda: self._all_ready("milvusconnections.snapshot.milvus.io", 1), 60, "connection")
         return self.operator
 
@@ -396,8 +393,7 @@ def bench_secrets(work: Path, count: int = 2000) -> None:
         for namespace in (NS, "unrelated"):
             cluster.kubectl("create", "namespace", namespace)
         op = OperatorProcess(cp.kubeconfig, [], work / "secrets.log", OPERATOR_ENV, verbose=False).start()
-        connection = (REPO / "examples" / "connection.yaml").read_text().replace("http://127.0.0.1:19530", milvus.uri)
-        cluster.kubectl("apply", "-f", "-", namespace=NS, input=connection)
+        cluster.kubectl("apply", "-f", "-", namespace=NS, input=milvus.connection_manifest())
         time.sleep(45)  # started, connected, heap trimmed (every 30 s)
         assert op.proc is not None
         before = rss_mb(op.proc.pid)

@@ -23,6 +23,7 @@ from .ports import free_ports
 REPO = Path(__file__).resolve().parents[1]
 _READY = re.compile(r"milvusd ready on 127\.0\.0\.1:(\d+)")
 _ADMIN = re.compile(r"milvusd admin on 127\.0\.0\.1:(\d+)")
+EXAMPLE_URI = "http://127.0.0.1:19530"  # the Milvus examples/*.yaml name: the demo's fixed port
 
 
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -57,6 +58,14 @@ class MilvusServer:
     def ca(self) -> Path | None:
         """The CA file a client must trust (None when serving plaintext)."""
         return self.tls.ca_crt if self.tls else None
+
+    def manifest(self, text: str) -> str:
+        """An example manifest pointed at this server (tests use free ports, never the demo's)."""
+        return text.replace(EXAMPLE_URI, self.uri)
+
+    def connection_manifest(self) -> str:
+        """examples/connection.yaml (its Secret and MilvusConnection) pointed at this server."""
+        return self.manifest((REPO / "examples" / "connection.yaml").read_text())
 
     def start(self, timeout: float = 60) -> MilvusServer:
         self.data.mkdir(parents=True, exist_ok=True)

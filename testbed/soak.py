@@ -156,10 +156,7 @@ class Soak:
         seed.create_books(client, rows=ROWS)
         client.close()
         self.operator = OperatorProcess(self.cp.kubeconfig, [NS], self.work / "operator.log", OPERATOR_ENV).start()
-        connection = (
-            (REPO / "examples" / "connection.yaml").read_text().replace("http://127.0.0.1:19530", self.milvus.uri)
-        )
-        self.cluster.kubectl("apply", "-f", "-", namespace=NS, input=connection)
+        self.cluster.kubectl("apply", "-f", "-", namespace=NS, input=self.milvus.connection_manifest())
         schedule = {
             "apiVersion": "snapshot.milvus.io/v1alpha1",
             "kind": "MilvusSnapshotSchedule",

@@ -105,7 +105,7 @@ class Kube:
 
 def manifest(text: str, milvus: MilvusServer) -> str:
     """An example manifest pointed at this test's Milvus server."""
-    return text.replace("http://127.0.0.1:19530", milvus.uri)
+    return milvus.manifest(text)
 
 
 @pytest.fixture
