@@ -84,9 +84,6 @@ class Buildah:
             == 0
         )
 
-    def image_id(self, image: str) -> str:
-        return self.run("inspect", "--type=image", "--format={{.FromImageID}}", image).strip()
-
     def export(self, image: str, archive: Path) -> Path:
         """A docker-archive of `image` (named inside, so `ctr images import` tags it)."""
         if archive.exists():
@@ -260,10 +257,6 @@ class OperatorImage:
     def size(self) -> int:
         """Bytes of the docker-archive: the uncompressed layers, i.e. what the image occupies unpacked."""
         return self.archive.stat().st_size
-
-    @property
-    def repository(self) -> str:
-        return self.name.rsplit(":", 1)[0]
 
     @property
     def tag(self) -> str:

@@ -158,9 +158,6 @@ class Node:
         """Another name for an imported image (a new tag to roll a Deployment to, without a second import)."""
         self.ctr("images", "tag", "--force", source, target)
 
-    def images(self) -> list[str]:
-        return self.ctr("images", "list", "--quiet").split()
-
     def relay(self, *ports: int) -> str:
         """Make 127.0.0.1:<port> reachable from pods as <gateway>:<port>; returns the gateway address."""
         name = f"relay-{'-'.join(map(str, ports))}"

@@ -15,9 +15,9 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from . import engine
+from .aliases import AliasService
 from .catalog import COMPLETED, EXECUTING, FAILED, PENDING, Pin, RestoreJob
 from .errors import (
     DUPLICATE_COLLECTION,
@@ -28,9 +28,6 @@ from .errors import (
 )
 from .faults import Faults
 from .names import validate_name
-
-if TYPE_CHECKING:
-    from .aliases import AliasService
 from .snapshots import SnapshotService, new_pin_id, now_ms
 
 logger = logging.getLogger(__name__)
