@@ -15,14 +15,17 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
 from pymilvus import DataType, MilvusClient
+from pymilvus.exceptions import MilvusException
 from pymilvus.grpc_gen import milvus_pb2_grpc
 
 from testbed import seed
+from testbed.certs import ServingTls, ensure_serving_tls
 from testbed.processes import MilvusServer
 
 USER_TOKEN = "root:Milvus"  # a user:password credential
@@ -122,6 +125,31 @@ def server(milvus_process: Server) -> Iterator[Server]:
     milvus_process.faults(**milvus_process.baseline)
 
 
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[MilvusServer]:
+    """A milvusd of the test's own, for tests that restart or kill it."""
+    proc = MilvusServer(tmp_path / "data", *SERVER_ARGS).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> ServingTls:
+    return ensure_serving_tls(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory, pki: ServingTls) -> Iterator[MilvusServer]:
+    """The module's milvusd serving TLS (Milvus `tlsMode: 1`) with a certificate from `pki`."""
+    proc = MilvusServer(tmp_path_factory.mktemp("milvusd-tls") / "data", *SERVER_ARGS, tls=pki).start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
 @pytest.fixture(scope="module")
 def mc(milvus_process: Server) -> Iterator[MilvusClient]:
     """A plain pymilvus 3.0.2 MilvusClient with the `books` collection (300 vectors) seeded."""
@@ -129,6 +157,26 @@ def mc(milvus_process: Server) -> Iterator[MilvusClient]:
     seed.create_books(client)
     yield client
     client.close()
+
+
+def milvus_error(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> MilvusException:
+    """The MilvusException `fn(*args, **kwargs)` raises (the test fails if it raises none)."""
+    with pytest.raises(MilvusException) as info:
+        fn(*args, **kwargs)
+    return info.value
+
+
+def rpc_error(err: BaseException) -> grpc.RpcError:
+    """The gRPC error under a MilvusException: `raise e from e` makes __cause__ a loop, so follow __context__."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, grpc.RpcError):
+            return current
+        seen.add(id(current))
+        nxt = current.__cause__
+        current = nxt if nxt is not None and id(nxt) not in seen else current.__context__
+    raise AssertionError(f"no gRPC error under {err!r}")
 
 
 def create_shelves(client: MilvusClient, name: str, partitions: int, rows_each: int) -> int:

@@ -11,26 +11,12 @@ import pytest
 
 from milvus_snapshot_operator.milvus.gateway import ErrorKind, MilvusError
 from milvus_snapshot_operator.milvus.pymilvus_gateway import Endpoint, PymilvusGateway
-from testbed.certs import ServingTls, ensure_serving_tls
+from testbed.certs import ServingTls
 from testbed.processes import MilvusServer
 
 from .conftest import SERVER_ARGS, USER_TOKEN
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> ServingTls:
-    return ensure_serving_tls(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory, pki: ServingTls) -> Iterator[MilvusServer]:
-    proc = MilvusServer(tmp_path_factory.mktemp("milvusd-tls") / "data", *SERVER_ARGS, tls=pki).start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +26,6 @@ def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MilvusSer
         yield proc
     finally:
         proc.stop()
-
-
-def port(server: MilvusServer) -> int:
-    return server.port
 
 
 @pytest.fixture
@@ -74,7 +56,7 @@ def gateway(
 async def test_verified_tls_works_whatever_the_scheme(
     tls_server: MilvusServer, pki: ServingTls, gateways: list[PymilvusGateway], scheme: str
 ) -> None:
-    gw = gateway(gateways, f"{scheme}://127.0.0.1:{port(tls_server)}", secure=True, ca=pki.ca_crt)
+    gw = gateway(gateways, f"{scheme}://127.0.0.1:{tls_server.port}", secure=True, ca=pki.ca_crt)
     assert await gw.server_version()
     await gw.check_snapshot_support()
 
@@ -82,7 +64,7 @@ async def test_verified_tls_works_whatever_the_scheme(
 async def test_a_wrong_ca_is_a_tls_failure(
     tls_server: MilvusServer, pki: ServingTls, gateways: list[PymilvusGateway]
 ) -> None:
-    gw = gateway(gateways, f"https://127.0.0.1:{port(tls_server)}", secure=True, ca=pki.other_ca_crt)
+    gw = gateway(gateways, f"https://127.0.0.1:{tls_server.port}", secure=True, ca=pki.other_ca_crt)
     with pytest.raises(MilvusError) as caught:
         await gw.server_version()
     assert caught.value.kind == ErrorKind.TLS and "CERTIFICATE_VERIFY_FAILED" in caught.value.message
@@ -93,7 +75,7 @@ async def test_a_wrong_server_name_is_a_tls_failure(
     tls_server: MilvusServer, pki: ServingTls, gateways: list[PymilvusGateway]
 ) -> None:
     gw = gateway(
-        gateways, f"https://127.0.0.1:{port(tls_server)}", secure=True, ca=pki.ca_crt, server_name="milvus.example.com"
+        gateways, f"https://127.0.0.1:{tls_server.port}", secure=True, ca=pki.ca_crt, server_name="milvus.example.com"
     )
     with pytest.raises(MilvusError) as caught:
         await gw.server_version()
@@ -103,7 +85,7 @@ async def test_a_wrong_server_name_is_a_tls_failure(
 async def test_tls_asked_for_against_a_plaintext_server_is_a_mismatch(
     plain_server: MilvusServer, pki: ServingTls, gateways: list[PymilvusGateway]
 ) -> None:
-    gw = gateway(gateways, f"tcp://127.0.0.1:{port(plain_server)}", secure=True, ca=pki.ca_crt)
+    gw = gateway(gateways, f"tcp://127.0.0.1:{plain_server.port}", secure=True, ca=pki.ca_crt)
     with pytest.raises(MilvusError) as caught:
         await gw.server_version()
     assert caught.value.kind == ErrorKind.TLS_MISMATCH and "answered in plaintext" in caught.value.message
@@ -113,7 +95,7 @@ async def test_tls_asked_for_against_a_plaintext_server_is_a_mismatch(
 async def test_plaintext_against_a_tls_server_is_a_mismatch_not_unreachable(
     tls_server: MilvusServer, gateways: list[PymilvusGateway]
 ) -> None:
-    gw = gateway(gateways, f"http://127.0.0.1:{port(tls_server)}", secure=False, ca=None)
+    gw = gateway(gateways, f"http://127.0.0.1:{tls_server.port}", secure=False, ca=None)
     with pytest.raises(MilvusError) as caught:
         await gw.server_version()
     assert caught.value.kind == ErrorKind.TLS_MISMATCH and "speaks only TLS" in caught.value.message

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
 
 import grpc
 import pytest
 from pymilvus import MilvusClient
-from pymilvus.exceptions import MilvusException, ParamError
+from pymilvus.exceptions import ParamError
 from pymilvus.grpc_gen import common_pb2, milvus_pb2
 
 from testbed import seed
@@ -27,6 +26,8 @@ from .conftest import (
     auth_metadata,
     create_empty,
     create_shelves,
+    milvus_error,
+    rpc_error,
     unique,
     wait_job,
 )
@@ -37,25 +38,6 @@ pytestmark = pytest.mark.integration
 ILLEGAL_ARGUMENT = common_pb2.IllegalArgument  # 5
 COLLECTION_NOT_EXISTS = common_pb2.CollectionNotExists  # 4
 UNEXPECTED_ERROR = common_pb2.UnexpectedError  # 1
-
-
-def milvus_error(fn: Any, *args: Any, **kwargs: Any) -> MilvusException:
-    with pytest.raises(MilvusException) as info:
-        fn(*args, **kwargs)
-    return info.value
-
-
-def rpc_cause(err: BaseException) -> grpc.RpcError:
-    """The gRPC error under a MilvusException (pymilvus's `raise e from e` can hide it in __context__)."""
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        if isinstance(current, grpc.RpcError):
-            return current
-        seen.add(id(current))
-        nxt = current.__cause__
-        current = nxt if nxt is not None and id(nxt) not in seen else current.__context__
-    raise AssertionError(f"no gRPC error under {err!r}")
 
 
 def now_ms() -> int:
@@ -489,7 +471,7 @@ def test_wrong_credentials_are_unauthenticated_and_not_retried(server: Server, t
     # pymilvus authenticates on its Connect RPC and wraps the refusal as a connect failure (code 2).
     err = milvus_error(MilvusClient, uri=server.uri, token=token, timeout=5)
     assert err.code == 2
-    cause = rpc_cause(err)
+    cause = rpc_error(err)
     assert (cause.code(), cause.details()) == (grpc.StatusCode.UNAUTHENTICATED, detail)
     assert server.counters() == {"Connect": 1}  # UNAUTHENTICATED is never retried
 
@@ -546,7 +528,7 @@ def test_unavailable_window_then_recovery(server: Server, mc: MilvusClient) -> N
     # pymilvus reconnects once on UNAVAILABLE; the Connect is refused too, so it gives up at once.
     err = milvus_error(mc.list_snapshots, "books", timeout=5)
     assert err.code == 2
-    assert rpc_cause(err).code() == grpc.StatusCode.UNAVAILABLE
+    assert rpc_error(err).code() == grpc.StatusCode.UNAVAILABLE
     assert server.counters() == {"ListSnapshots": 1, "Connect": 1}
     channel, stub = server.stub()
     with channel, pytest.raises(grpc.RpcError) as raw:

@@ -8,30 +8,19 @@ restart of the server.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
 import pytest
 from pymilvus import MilvusClient
-from pymilvus.exceptions import MilvusException
 from pymilvus.grpc_gen import common_pb2
 
 from testbed import seed
 from testbed.processes import MilvusServer
 
-from .conftest import SERVER_ARGS, USER_TOKEN, Server, create_empty, unique
+from .conftest import USER_TOKEN, Server, create_empty, milvus_error, unique
 
 pytestmark = pytest.mark.integration
 
 UNEXPECTED_ERROR = common_pb2.UnexpectedError  # legacy error_code of every alias error (merr oldCode)
 COLLECTION_NOT_EXISTS = common_pb2.CollectionNotExists
-
-
-def milvus_error(fn: Any, *args: Any, **kwargs: Any) -> MilvusException:
-    with pytest.raises(MilvusException) as info:
-        fn(*args, **kwargs)
-    return info.value
 
 
 @pytest.fixture
@@ -235,15 +224,6 @@ def test_snapshot_rpcs_resolve_aliases_to_the_collection(
     mc.create_snapshot(snap, alias)
     assert mc.list_snapshots(first) == [snap]
     assert mc.describe_snapshot(snap, alias).collection_name == first
-
-
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[MilvusServer]:
-    proc = MilvusServer(tmp_path / "data", *SERVER_ARGS).start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
 
 
 def test_aliases_and_load_state_survive_a_restart(own_server: MilvusServer) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,18 +18,9 @@ from testbed import seed
 from testbed.milvusd.catalog import CATALOG_DIRNAME, LEGACY_FILENAME, Catalog, CollectionRef, Pin, RestoreJob, Snapshot
 from testbed.processes import MilvusServer
 
-from .conftest import SERVER_ARGS, USER_TOKEN, wait_job
+from .conftest import USER_TOKEN, wait_job
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[MilvusServer]:
-    proc = MilvusServer(tmp_path / "data", *SERVER_ARGS).start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
 
 
 def test_snapshots_pins_and_jobs_survive_sigkill(own_server: MilvusServer) -> None:

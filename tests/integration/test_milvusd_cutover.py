@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +24,11 @@ from pymilvus.grpc_gen import milvus_pb2
 from testbed import seed
 from testbed.processes import MilvusServer
 
-from .conftest import SERVER_ARGS, USER_TOKEN, Server, auth_metadata, create_shelves, unique, wait_job
+from .conftest import SERVER_ARGS, USER_TOKEN, Server, auth_metadata, create_shelves, milvus_error, unique, wait_job
 
 pytestmark = pytest.mark.integration
 
 SOURCE = "books"  # seeded by the `mc` fixture: 300 rows, FLAT index on `vector`, loaded
-
-
-def milvus_error(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> MilvusException:
-    with pytest.raises(MilvusException) as info:
-        fn(*args, **kwargs)
-    return info.value
 
 
 def restore(mc: MilvusClient, target: str, source: str = SOURCE) -> Any:

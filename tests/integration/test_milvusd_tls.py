@@ -10,7 +10,6 @@ timeout: the channel never becomes ready, so pymilvus raises its connect failure
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,27 +21,13 @@ from pymilvus.exceptions import MilvusException
 from testbed.certs import ServingTls, ensure_serving_tls
 from testbed.processes import MilvusServer
 
-from .conftest import SERVER_ARGS, USER_TOKEN, Server, create_empty, unique
+from .conftest import SERVER_ARGS, USER_TOKEN, Server, create_empty, rpc_error, unique
 
 pytestmark = pytest.mark.integration
 
 TIMEOUT = 5
 CONNECT_FAILED = 2  # pymilvus Status.CONNECT_FAILED
 UNEXPECTED_ERROR = 1  # compatible_code of pymilvus's own connect failure
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> ServingTls:
-    return ensure_serving_tls(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory, pki: ServingTls) -> Iterator[MilvusServer]:
-    proc = MilvusServer(tmp_path_factory.mktemp("milvusd-tls") / "data", *SERVER_ARGS, tls=pki).start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture
@@ -63,19 +48,6 @@ async def aconnect(uri: str, **kwargs: Any) -> list[str]:
         return list(await client.list_collections(timeout=TIMEOUT))
     finally:
         await client.close()
-
-
-def rpc_error(err: BaseException) -> grpc.RpcError:
-    """The gRPC error under a MilvusException: `raise e from e` makes __cause__ a loop, so follow __context__."""
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        if isinstance(current, grpc.RpcError):
-            return current
-        seen.add(id(current))
-        nxt = current.__cause__
-        current = nxt if nxt is not None and id(nxt) not in seen else current.__context__
-    raise AssertionError(f"no gRPC error under {err!r}")
 
 
 def assert_connect_failure(err: MilvusException, port: int, detail: str) -> None:
