@@ -24,6 +24,15 @@ FAST = {
         "connectionProbeSeconds": 30,
     }
 }
+# What the chart installs that outlives a release (helm keeps crds/ on uninstall).
+CRDS = [
+    "milvusconnections.snapshot.milvus.io",
+    "milvussnapshots.snapshot.milvus.io",
+    "milvusrestores.snapshot.milvus.io",
+    "milvussnapshotschedules.snapshot.milvus.io",
+    "clusterkopfpeerings.kopf.dev",
+    "kopfpeerings.kopf.dev",
+]
 DENIAL = re.compile(r"\bForbidden\b|HTTP/1\.1\" 403 |Not enough permissions")
 
 

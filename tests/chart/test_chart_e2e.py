@@ -27,18 +27,10 @@ from testbed.processes import REPO, MilvusServer, OperatorProcess
 from tests.e2e.conftest import delete_namespace
 from tests.e2e.operator_fixtures import KINDS, Kube, manifest
 
-from .release import DENIAL, FAST, Release, reported_by, wait_ready
+from .release import CRDS, DENIAL, FAST, Release, reported_by, wait_ready
 
 pytestmark = pytest.mark.e2e
 
-CRDS = [
-    "milvusconnections.snapshot.milvus.io",
-    "milvussnapshots.snapshot.milvus.io",
-    "milvusrestores.snapshot.milvus.io",
-    "milvussnapshotschedules.snapshot.milvus.io",
-    "clusterkopfpeerings.kopf.dev",
-    "kopfpeerings.kopf.dev",
-]
 # A stand-in for milvus-operator's CRD (milvus.io/v1beta1 Milvus), so that spec.milvusRef and the chart's
 # `get milvuses` rule run for real; status is a plain field here so the test can set status.endpoint.
 MILVUS_CRD = {

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from testbed.processes import REPO, MilvusServer
-from tests.chart.release import Release, reported_by, wait_ready
+from tests.chart.release import CRDS, Release, reported_by, wait_ready
 from tests.e2e.operator_fixtures import Kube
 
 from .pods import NodeEnv, assert_clean_log, logs, peers, pods, wait_rollout
@@ -18,14 +18,6 @@ from .pods import NodeEnv, assert_clean_log, logs, peers, pods, wait_rollout
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("node")]  # one node per machine: one worker
 # Restore jobs run this long on the Milvus test server, so the pods are replaced while one runs.
 MILVUS_RESTORE_SECONDS = 20
-CRDS = [
-    "milvusconnections.snapshot.milvus.io",
-    "milvussnapshots.snapshot.milvus.io",
-    "milvusrestores.snapshot.milvus.io",
-    "milvussnapshotschedules.snapshot.milvus.io",
-    "clusterkopfpeerings.kopf.dev",
-    "kopfpeerings.kopf.dev",
-]
 
 
 def start_restore(node_env: NodeEnv, user: Kube, milvus: MilvusServer) -> dict[str, Any]:
