@@ -103,6 +103,37 @@ class Kube:
         return [(e["type"], e["reason"], e["message"]) for e in items if e["involvedObject"]["name"] == name]
 
 
+def wait_counter(milvus: MilvusServer, rpc: str, at_least: int = 1, timeout: float = 30) -> None:
+    """Wait until Milvus has served `rpc` at least `at_least` times."""
+    deadline = time.monotonic() + timeout
+    while milvus.counters().get(rpc, 0) < at_least:
+        assert time.monotonic() < deadline, f"{rpc} never called: {milvus.counters()}"
+        time.sleep(0.05)
+
+
+def wait_ready(kube: Kube, kind: str, name: str, timeout: float = 60) -> dict[str, Any]:
+    """Wait for the Ready condition to be True, whatever its reason; returns the status then."""
+    kube.wait(lambda: (kube.condition(kind, name) or ("",))[0] == "True", timeout, f"{kind}/{name} Ready=True")
+    return kube.status(kind, name)
+
+
+def wait_condition(
+    kube: Kube, kind: str, name: str, want: tuple[str, str], type_: str = "Ready", timeout: float = 60
+) -> None:
+    """Wait for condition `type_` to be exactly `want`: (status, reason)."""
+    kube.wait(lambda: kube.condition(kind, name, type_) == want, timeout, f"{kind}/{name} {type_}={want}")
+
+
+def reasons(kube: Kube, name: str) -> set[str]:
+    """The reasons of the Events about `name`."""
+    return {reason for _, reason, _ in kube.events(name)}
+
+
+def typed_reasons(kube: Kube, name: str) -> set[tuple[str, str]]:
+    """The (type, reason) pairs of the Events about `name`: ("Warning", "SnapshotMissing")."""
+    return {(type_, reason) for type_, reason, _ in kube.events(name)}
+
+
 def manifest(text: str, milvus: MilvusServer) -> str:
     """An example manifest pointed at this test's Milvus server."""
     return milvus.manifest(text)

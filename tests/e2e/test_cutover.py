@@ -16,8 +16,7 @@ import pytest
 from testbed import seed
 from testbed.processes import MilvusServer, OperatorProcess
 
-from .operator_fixtures import TOKEN, Kube, connection_manifest, snapshot_manifest
-from .test_operator import wait_ready
+from .operator_fixtures import TOKEN, Kube, connection_manifest, reasons, snapshot_manifest, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -98,8 +97,7 @@ def test_alias_cutover_while_an_application_queries_then_rollback(
     assert app.errors == [], app.errors[:3]
     assert app.counts[0] == 350 and 300 in app.counts[:switched_at], "before, then after the switch"
     assert set(app.counts) == {350, 300}, "every answer came from one collection or the other"
-    events = {reason for _, reason, _ in kube.events("to-gen1")}
-    assert {"CutoverCompleted", "RolledBack"} <= events
+    assert {"CutoverCompleted", "RolledBack"} <= reasons(kube, "to-gen1")
 
 
 def test_manual_cutover_waits_for_the_annotation(
@@ -159,5 +157,4 @@ def test_a_deadline_fails_a_slow_restore_and_its_job_is_still_reported(
     )
     assert done["state"] == "RestoreSnapshotCompleted" and done["jobEnded"] is True, "the job's end is reported"
     assert not books.has_collection("books_slow")
-    reasons = {reason for _, reason, _ in kube.events("slow")}
-    assert {"RestoreFailed", "RestoreJobEnded", "TargetDropped"} <= reasons
+    assert {"RestoreFailed", "RestoreJobEnded", "TargetDropped"} <= reasons(kube, "slow")

@@ -11,7 +11,7 @@ import pytest
 from testbed import seed
 from testbed.processes import REPO, MilvusServer, OperatorProcess
 
-from .operator_fixtures import Kube, manifest
+from .operator_fixtures import Kube, manifest, reasons, typed_reasons
 
 pytestmark = pytest.mark.e2e
 EXPECT = re.compile(r"^# e2e-expect: (\w+)/([\w-]+) (\S+)=(\S+)$", re.MULTILINE)
@@ -63,6 +63,5 @@ def test_examples_reach_documented_end_state(
     # The serving example: applications query the alias and get the restored data, already loaded.
     assert books.describe_alias("library")["collection_name"] == "books_serving"
     assert seed.row_count(books, "library") == 300 and seed.hits(books, "library") == expected
-    reasons = {reason for _, reason, _ in kube.events("books-restore")}
-    assert {"RestoreStarted", "RestoreCompleted"} <= reasons
-    assert ("Normal", "SnapshotCreated") in {(t, r) for t, r, _ in kube.events("books-nightly")}
+    assert {"RestoreStarted", "RestoreCompleted"} <= reasons(kube, "books-restore")
+    assert ("Normal", "SnapshotCreated") in typed_reasons(kube, "books-nightly")

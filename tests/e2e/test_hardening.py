@@ -15,8 +15,16 @@ from testbed import seed
 from testbed.cluster import Cluster
 from testbed.processes import MilvusServer, OperatorProcess
 
-from .operator_fixtures import TOKEN, Kube, connection_manifest, snapshot_manifest
-from .test_operator import ready, reasons, wait_counter, wait_ready
+from .operator_fixtures import (
+    TOKEN,
+    Kube,
+    connection_manifest,
+    reasons,
+    snapshot_manifest,
+    wait_condition,
+    wait_counter,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +38,7 @@ def test_database_comes_from_the_connection_even_when_applied_after_the_snapshot
     prod = seed.client(milvus.uri, TOKEN, db="prod")
     seed.create_books(prod, rows=120)
     kube.apply(snapshot_manifest("early"))
-    kube.wait(lambda: ready(kube, "MilvusSnapshot", "early") == ("False", "ConnectionNotFound"), 60, "waiting")
+    wait_condition(kube, "MilvusSnapshot", "early", ("False", "ConnectionNotFound"), timeout=60)
     assert "dbName" not in kube.status("MilvusSnapshot", "early"), "nothing derived before the connection exists"
     kube.apply(connection_manifest(milvus).replace("dbName: default", "dbName: prod"))
     status = wait_ready(kube, "MilvusSnapshot", "early")
@@ -117,7 +125,7 @@ def test_a_schedule_that_can_never_run_is_reported_not_crashed(
         },
     }
     kube.apply(json.dumps(body))
-    kube.wait(lambda: ready(kube, "MilvusSnapshotSchedule", "never") == ("False", "InvalidSchedule"), 60, "invalid")
+    wait_condition(kube, "MilvusSnapshotSchedule", "never", ("False", "InvalidSchedule"), timeout=60)
     status = kube.status("MilvusSnapshotSchedule", "never")
     assert "spec.schedule" in status["error"]["message"] and "never matches" in status["error"]["message"]
     assert kube.condition("MilvusSnapshotSchedule", "never", "Stalled") == ("True", "InvalidSchedule")
@@ -129,9 +137,9 @@ def test_endpoints_the_admin_does_not_allow_are_never_contacted(
 ) -> None:
     kube.apply(connection_manifest(milvus))
     kube.apply(snapshot_manifest("elsewhere"))
-    kube.wait(lambda: ready(kube, "MilvusConnection", "milvus") == ("False", "EndpointNotAllowed"), 60, "not allowed")
+    wait_condition(kube, "MilvusConnection", "milvus", ("False", "EndpointNotAllowed"), timeout=60)
     assert kube.condition("MilvusConnection", "milvus", "Stalled") == ("True", "EndpointNotAllowed")
-    kube.wait(lambda: ready(kube, "MilvusSnapshot", "elsewhere") == ("False", "EndpointNotAllowed"), 60, "snapshot")
+    wait_condition(kube, "MilvusSnapshot", "elsewhere", ("False", "EndpointNotAllowed"), timeout=60)
     message = kube.status("MilvusSnapshot", "elsewhere")["error"]["message"]
     assert "MilvusConnection 'milvus'" in message and "MSO_ALLOWED_ENDPOINTS" in message
     time.sleep(2)
@@ -206,10 +214,10 @@ def test_tls_verified_or_a_named_reason(
         ]
         # A CA that did not sign the server's certificate.
         kube.apply(_tls_connection("wrong-ca", f"https://127.0.0.1:{tls.port}", pki.other_ca_crt.read_bytes()))
-        kube.wait(lambda: ready(kube, "MilvusConnection", "wrong-ca") == ("False", "TLSHandshakeFailed"), 60, "CA")
+        wait_condition(kube, "MilvusConnection", "wrong-ca", ("False", "TLSHandshakeFailed"), timeout=60)
         # TLS asked for, plaintext server: never falls back to plaintext (the token would go in clear).
         kube.apply(_tls_connection("to-plain", f"tcp://127.0.0.1:{milvus.port}", pki.ca_crt.read_bytes()))
-        kube.wait(lambda: ready(kube, "MilvusConnection", "to-plain") == ("False", "TLSMismatch"), 60, "mismatch")
+        wait_condition(kube, "MilvusConnection", "to-plain", ("False", "TLSMismatch"), timeout=60)
         # Plaintext asked for, TLS-only server: named, not "Unreachable".
         plain = {
             "apiVersion": "snapshot.milvus.io/v1alpha1",
@@ -218,7 +226,7 @@ def test_tls_verified_or_a_named_reason(
             "spec": {"uri": f"http://127.0.0.1:{tls.port}", "credentialsSecretRef": {"name": "milvus-credentials"}},
         }
         kube.apply(json.dumps(plain))
-        kube.wait(lambda: ready(kube, "MilvusConnection", "plain-to-tls") == ("False", "TLSMismatch"), 60, "plain")
+        wait_condition(kube, "MilvusConnection", "plain-to-tls", ("False", "TLSMismatch"), timeout=60)
         message = kube.status("MilvusConnection", "plain-to-tls")["error"]["message"]
         assert "speaks only TLS" in message and TOKEN not in message
         books.close()

@@ -12,34 +12,24 @@ import pytest
 
 from testbed.processes import MilvusServer, OperatorProcess
 
-from .operator_fixtures import TOKEN, Kube, connection_manifest, restore_manifest, snapshot_manifest
+from .operator_fixtures import (
+    TOKEN,
+    Kube,
+    connection_manifest,
+    reasons,
+    restore_manifest,
+    snapshot_manifest,
+    wait_condition,
+    wait_counter,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.e2e
-
-
-def ready(kube: Kube, kind: str, name: str) -> tuple[str, str] | None:
-    return kube.condition(kind, name)
-
-
-def wait_ready(kube: Kube, kind: str, name: str, timeout: float = 60) -> dict[str, Any]:
-    kube.wait(lambda: (ready(kube, kind, name) or ("",))[0] == "True", timeout, f"{kind}/{name} Ready=True")
-    return kube.status(kind, name)
-
-
-def wait_counter(milvus: MilvusServer, rpc: str, at_least: int = 1, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while milvus.counters().get(rpc, 0) < at_least:
-        assert time.monotonic() < deadline, f"{rpc} never called: {milvus.counters()}"
-        time.sleep(0.05)
 
 
 def restore_jobs(books: Any, target: str) -> list[Any]:
     """Milvus's restore jobs (pymilvus RestoreSnapshotJobInfo) into `target`."""
     return [job for job in books.list_restore_snapshot_jobs() if job.collection_name == target]
-
-
-def reasons(kube: Kube, name: str) -> set[str]:
-    return {reason for _, reason, _ in kube.events(name)}
 
 
 # ---- crash safety ----------------------------------------------------------------------------------------
@@ -161,7 +151,7 @@ def test_milvus_unavailable_for_20s_never_fails_and_converges(
     while time.monotonic() - started < 19:
         status = kube.status("MilvusSnapshot", "during-outage")
         assert status.get("phase") != "Failed", status
-        seen.add(str((ready(kube, "MilvusSnapshot", "during-outage") or ("", ""))[1]))
+        seen.add(str((kube.condition("MilvusSnapshot", "during-outage") or ("", ""))[1]))
         time.sleep(0.5)
     assert "MilvusUnavailable" in seen, seen
     assert kube.condition("MilvusSnapshot", "during-outage", "Stalled") in (None, ("False", "MilvusUnavailable"))
@@ -211,7 +201,7 @@ def test_two_restores_into_one_target_run_one_after_the_other(
     kube.apply(restore_manifest("first", "src", "restored_once"))
     kube.wait(lambda: kube.status("MilvusRestore", "first").get("jobId"), 60, "the first restore started")
     kube.apply(restore_manifest("second", "src", "restored_once"))
-    kube.wait(lambda: ready(kube, "MilvusRestore", "second") == ("False", "TargetClaimed"), 30, "TargetClaimed")
+    wait_condition(kube, "MilvusRestore", "second", ("False", "TargetClaimed"), timeout=30)
     assert "'first'" in kube.status("MilvusRestore", "second")["error"]["message"]
     kube.wait_phase("MilvusRestore", "first", "Completed", timeout=60)
     status = kube.wait_phase("MilvusRestore", "second", "Failed", timeout=60)
@@ -242,7 +232,7 @@ def test_snapshot_dropped_out_of_band_turns_not_ready(
 ) -> None:
     _ready_snapshot(kube, milvus, "drifting")
     books.drop_snapshot("drifting", collection_name="books")
-    kube.wait(lambda: ready(kube, "MilvusSnapshot", "drifting") == ("False", "SnapshotMissing"), 30, "SnapshotMissing")
+    wait_condition(kube, "MilvusSnapshot", "drifting", ("False", "SnapshotMissing"), timeout=30)
     assert kube.status("MilvusSnapshot", "drifting")["readyToUse"] is False
     assert "SnapshotMissing" in reasons(kube, "drifting")
 
@@ -301,19 +291,15 @@ def test_wrong_then_fixed_token_recovers_on_secret_change(
     wrong = "root:NotTheP4ssword"
     kube.apply(connection_manifest(milvus, token=wrong))
     kube.apply(snapshot_manifest("authed"))
-    kube.wait(
-        lambda: ready(kube, "MilvusConnection", "milvus") == ("False", "AuthenticationFailed"),
-        60,
-        "AuthenticationFailed",
-    )
-    kube.wait(lambda: (ready(kube, "MilvusSnapshot", "authed") or ("",))[0] == "False", 60, "snapshot waits")
+    wait_condition(kube, "MilvusConnection", "milvus", ("False", "AuthenticationFailed"), timeout=60)
+    kube.wait(lambda: (kube.condition("MilvusSnapshot", "authed") or ("",))[0] == "False", 60, "snapshot waits")
     assert kube.status("MilvusSnapshot", "authed").get("phase") != "Failed"
     fixed = time.monotonic()
     kube.apply(connection_manifest(milvus))  # the Secret now holds the right token
     wait_ready(kube, "MilvusSnapshot", "authed", timeout=45)
     # The slow retry is 600 s here: only the Secret watch can have woken the resources this fast.
     assert time.monotonic() - fixed < 45
-    assert ready(kube, "MilvusConnection", "milvus") == ("True", "Connected")
+    assert kube.condition("MilvusConnection", "milvus") == ("True", "Connected")
     everything = operator.text() + kube.run("get", "events,milvusconnections,milvussnapshots", "-o", "json").stdout
     for secret in (wrong, TOKEN, "NotTheP4ssword"):
         assert secret not in everything, "a credential leaked into logs, events or status"

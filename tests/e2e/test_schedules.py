@@ -13,7 +13,7 @@ import pytest
 from testbed import seed
 from testbed.processes import MilvusServer, OperatorProcess
 
-from .operator_fixtures import Kube, connection_manifest, snapshot_manifest
+from .operator_fixtures import Kube, connection_manifest, snapshot_manifest, typed_reasons, wait_condition
 
 pytestmark = pytest.mark.e2e
 SCHEDULE = "MilvusSnapshotSchedule"
@@ -69,7 +69,7 @@ def test_manual_trigger_creates_a_ready_snapshot_without_gitops_labels(
 ) -> None:
     kube.apply(connection_manifest(milvus))
     kube.apply(schedule_manifest("nightly", labels=GITOPS_LABELS))
-    kube.wait(lambda: kube.condition(SCHEDULE, "nightly") == ("True", "Scheduled"), 30, "schedule Ready")
+    wait_condition(kube, SCHEDULE, "nightly", ("True", "Scheduled"), timeout=30)
     status = kube.status(SCHEDULE, "nightly")
     assert status["nextScheduleTime"].endswith("-01-01T00:00:00Z") and "lastScheduleTime" not in status
     time.sleep(2)
@@ -82,14 +82,10 @@ def test_manual_trigger_creates_a_ready_snapshot_without_gitops_labels(
     assert not any(k.startswith("argocd.argoproj.io/") for k in child["metadata"].get("annotations", {}))
     assert child["metadata"]["annotations"]["snapshot.milvus.io/trigger"] == "first"
     assert books.list_snapshots(collection_name="books") == [milvus_name(name)]
-    kube.wait(
-        lambda: kube.condition(SCHEDULE, "nightly", "LastSnapshotSucceeded") == ("True", "SnapshotSucceeded"),
-        30,
-        "LastSnapshotSucceeded=True",
-    )
+    wait_condition(kube, SCHEDULE, "nightly", ("True", "SnapshotSucceeded"), "LastSnapshotSucceeded", timeout=30)
     status = kube.status(SCHEDULE, "nightly")
     assert status["lastSuccessfulTime"] and status.get("active", []) == []
-    assert ("Normal", "RunStarted") in {(t, r) for t, r, _ in kube.events("nightly")}
+    assert ("Normal", "RunStarted") in typed_reasons(kube, "nightly")
     time.sleep(2)
     assert list(children(kube, "nightly")) == [name]  # the same trigger value never runs twice
 
@@ -129,13 +125,13 @@ def test_retention_prunes_the_right_resources_and_milvus_snapshots(
 def test_suspend_stops_runs(kube: Kube, milvus: MilvusServer, books: Any, operator: OperatorProcess) -> None:
     kube.apply(connection_manifest(milvus))
     kube.apply(schedule_manifest("paused", suspend=True, runOnCreate=True, schedule="* * * * *"))
-    kube.wait(lambda: kube.condition(SCHEDULE, "paused") == ("True", "Suspended"), 30, "Suspended")
+    wait_condition(kube, SCHEDULE, "paused", ("True", "Suspended"), timeout=30)
     trigger(kube, "paused", "while-suspended")
     kube.wait(lambda: kube.status(SCHEDULE, "paused").get("lastSkipReason") == "Suspended", 30, "trigger skipped")
     assert "nextScheduleTime" not in kube.status(SCHEDULE, "paused")
     # unpausing does not fire the skipped trigger, nor the create-time run, nor a missed tick
     kube.apply(schedule_manifest("paused", suspend=False, runOnCreate=True, schedule="0 0 1 1 *"))
-    kube.wait(lambda: kube.condition(SCHEDULE, "paused") == ("True", "Scheduled"), 30, "Scheduled")
+    wait_condition(kube, SCHEDULE, "paused", ("True", "Scheduled"), timeout=30)
     time.sleep(3)
     assert children(kube, "paused") == {} and books.list_snapshots(collection_name="books") == []
 
@@ -204,9 +200,9 @@ def test_unknown_time_zone_is_stalled_naming_the_field(
     kube: Kube, milvus: MilvusServer, operator: OperatorProcess
 ) -> None:
     kube.apply(schedule_manifest("lost", timeZone="Mars/Olympus"))
-    kube.wait(lambda: kube.condition(SCHEDULE, "lost", "Stalled") == ("True", "InvalidSchedule"), 30, "Stalled")
+    wait_condition(kube, SCHEDULE, "lost", ("True", "InvalidSchedule"), "Stalled", timeout=30)
     assert kube.status(SCHEDULE, "lost")["error"]["message"] == "spec.timeZone: unknown IANA time zone 'Mars/Olympus'"
-    assert ("Warning", "InvalidSchedule") in {(t, r) for t, r, _ in kube.events("lost")}
+    assert ("Warning", "InvalidSchedule") in typed_reasons(kube, "lost")
     kube.apply(schedule_manifest("lost", timeZone="Europe/Berlin"))
-    kube.wait(lambda: kube.condition(SCHEDULE, "lost") == ("True", "Scheduled"), 30, "fixed")
+    wait_condition(kube, SCHEDULE, "lost", ("True", "Scheduled"), timeout=30)
     assert kube.condition(SCHEDULE, "lost", "Stalled") is None
