@@ -11,7 +11,8 @@ from typing import Any
 import yaml
 
 from testbed.cluster import Cluster
-from tests.e2e.operator_fixtures import Kube
+from testbed.processes import REPO, MilvusServer
+from tests.e2e.operator_fixtures import Kube, manifest, wait_ready
 
 from .chart import CHART, helm, values_file
 
@@ -89,8 +90,11 @@ class Release:
         return answer == "yes"
 
 
-def wait_ready(kube: Kube, kind: str, name: str, timeout: float = 90) -> None:
-    kube.wait(lambda: (kube.condition(kind, name) or ("",))[0] == "True", timeout, f"{kind}/{name} Ready=True")
+def nightly_snapshot(kube: Kube, milvus: MilvusServer, timeout: float = 90) -> None:
+    """The examples' connection (pointed at `milvus`) and snapshot applied; returns once books-nightly is Ready."""
+    kube.apply(manifest((REPO / "examples" / "connection.yaml").read_text(), milvus))
+    kube.apply((REPO / "examples" / "snapshot.yaml").read_text())
+    wait_ready(kube, "MilvusSnapshot", "books-nightly", timeout)
 
 
 def reported_by(kube: Kube, name: str, reason: str) -> set[str]:

@@ -25,9 +25,9 @@ from testbed.cluster import Cluster
 from testbed.ports import free_ports
 from testbed.processes import REPO, MilvusServer, OperatorProcess
 from tests.e2e.conftest import delete_namespace
-from tests.e2e.operator_fixtures import KINDS, Kube, manifest
+from tests.e2e.operator_fixtures import KINDS, Kube, manifest, typed_reasons, wait_ready
 
-from .release import CRDS, DENIAL, FAST, Release, reported_by, wait_ready
+from .release import CRDS, DENIAL, FAST, Release, nightly_snapshot, reported_by
 
 pytestmark = pytest.mark.e2e
 
@@ -90,6 +90,11 @@ class ChartOperator(OperatorProcess):
             )
         self.starts += 1
         return self
+
+    @property
+    def peering(self) -> str:
+        """The name of the Kopf peering object the chart passes (--peering=NAME)."""
+        return next(a for a in self.args if a.startswith("--peering=")).split("=", 1)[1]
 
     def healthy(self) -> bool:
         """What the chart's liveness/readiness probes ask: GET /healthz on the health port."""
@@ -181,12 +186,12 @@ def snapshot_restore_delete(kube: Kube, milvus: MilvusServer, books: Any, via_mi
     kube.apply(json.dumps({"apiVersion": "v1", "kind": "List", "items": [secret, connection]}))
     kube.apply((REPO / "examples" / "snapshot.yaml").read_text())
     kube.apply((REPO / "examples" / "restore.yaml").read_text())
-    wait_ready(kube, "MilvusConnection", "milvus")
-    wait_ready(kube, "MilvusSnapshot", "books-nightly")
+    wait_ready(kube, "MilvusConnection", "milvus", timeout=90)
+    wait_ready(kube, "MilvusSnapshot", "books-nightly", timeout=90)
     kube.wait_phase("MilvusRestore", "books-restore", "Completed", timeout=90)
     seed.load(books, "books_restored")  # a restored collection serves queries only once loaded (as in Milvus 3.0)
     assert seed.row_count(books, "books_restored") == 300
-    assert ("Normal", "SnapshotCreated") in {(t, r) for t, r, _ in kube.events("books-nightly")}  # events: create
+    assert ("Normal", "SnapshotCreated") in typed_reasons(kube, "books-nightly")  # events: create
     assert books.list_snapshots(collection_name="books") == ["books_nightly"]
     kube.run("delete", "milvusrestore", "books-restore", "--timeout=60s")
     kube.run("delete", "milvussnapshot", "books-nightly", "--timeout=60s")
@@ -199,7 +204,7 @@ def schedule_run_and_prune(kube: Kube, books: Any) -> None:
     schedule = yaml.safe_load((REPO / "examples" / "schedule.yaml").read_text())
     schedule["spec"]["retention"] = {"keepLast": 1}
     kube.apply(json.dumps(schedule))
-    wait_ready(kube, "MilvusSnapshotSchedule", "books-daily")
+    wait_ready(kube, "MilvusSnapshotSchedule", "books-daily", timeout=90)
 
     def children() -> list[tuple[str, str]]:
         items = kube.cluster.get_json("milvussnapshots", namespace=kube.namespace)["items"]
@@ -263,7 +268,7 @@ def test_namespaced_install_with_peering_cannot_read_secrets_elsewhere(
     assert f"the namespaces {ns}" in notes
     operator = operators()
     assert f"--namespace={ns}" in operator.args and any(a.startswith("--peering=") for a in operator.args)
-    peering = next(a for a in operator.args if a.startswith("--peering=")).split("=", 1)[1]
+    peering = operator.peering
     kube.wait(operator.healthy, 60, "the operator's /healthz (the chart's probes)")
     snapshot_restore_delete(kube, milvus, books)
     # The replica announced itself in the chart's KopfPeering object (patch, limited to that name).
@@ -299,7 +304,7 @@ def test_two_replicas_one_acts_and_the_other_takes_over(
     release.upgrade(chart_values(port=second_port, replicaCount=2))  # a second pod: its own health port
     second = operators()
     kube.wait(second.healthy, 60, "the second replica's /healthz")
-    peering = next(a for a in first.args if a.startswith("--peering=")).split("=", 1)[1]
+    peering = first.peering
 
     def peers() -> dict[str, Any]:
         return dict((kube.get("clusterkopfpeerings.kopf.dev", peering) or {}).get("status") or {})
@@ -308,9 +313,7 @@ def test_two_replicas_one_acts_and_the_other_takes_over(
     by_priority = sorted(peers().items(), key=lambda item: item[1]["priority"])
     assert by_priority[0][1]["priority"] != by_priority[1][1]["priority"], "equal priorities: both would pause"
     active, standby = (first, second) if by_priority[1][0] == first.pod_name else (second, first)
-    kube.apply(manifest((REPO / "examples" / "connection.yaml").read_text(), milvus))
-    kube.apply((REPO / "examples" / "snapshot.yaml").read_text())
-    wait_ready(kube, "MilvusSnapshot", "books-nightly", timeout=60)
+    nightly_snapshot(kube, milvus, timeout=60)
     assert reported_by(kube, "books-nightly", "SnapshotCreated") == {active.pod_name}
     seen = len(standby.text())
     active.stop()  # a clean shutdown removes its peering entry: the standby resumes at once
@@ -343,9 +346,7 @@ def test_a_replica_that_loses_the_lead_stops_its_drift_sweeps(
     release.install(chart_values(port=first_port, replicaCount=2))
     first = operators("--priority=10")
     kube.wait(first.healthy, 60, "the first replica's /healthz")
-    kube.apply(manifest((REPO / "examples" / "connection.yaml").read_text(), milvus))
-    kube.apply((REPO / "examples" / "snapshot.yaml").read_text())
-    wait_ready(kube, "MilvusSnapshot", "books-nightly", timeout=60)
+    nightly_snapshot(kube, milvus, timeout=60)
     kube.wait(lambda: "drift sweep: 1 snapshots" in first.text(), 30, "the first replica to drift-check it")
     release.upgrade(chart_values(port=second_port, replicaCount=2))  # a second pod: its own health port
     second = operators("--priority=20")
@@ -400,13 +401,8 @@ def test_drift_turns_a_vanished_snapshot_missing_under_the_charts_rbac(
     ns = kube.namespace
     release.install(chart_values(port=port, watchNamespaces=[ns]))
     operators()
-    secret, connection = yaml.safe_load_all(manifest((REPO / "examples" / "connection.yaml").read_text(), milvus))
-    kube.apply(json.dumps({"apiVersion": "v1", "kind": "List", "items": [secret, connection]}))
-    kube.apply((REPO / "examples" / "snapshot.yaml").read_text())
-    wait_ready(kube, "MilvusSnapshot", "books-nightly")
+    nightly_snapshot(kube, milvus)
     assert not release.can_i("get", "milvussnapshots.snapshot.milvus.io", "-n", ns)  # drift reads by a list
     books.drop_snapshot("books_nightly", collection_name="books")
     kube.wait_phase("MilvusSnapshot", "books-nightly", "Missing", timeout=60)  # driftCheckSeconds is 3
-    kube.wait(
-        lambda: ("Warning", "SnapshotMissing") in {(t, r) for t, r, _ in kube.events("books-nightly")}, 30, "the event"
-    )
+    kube.wait(lambda: ("Warning", "SnapshotMissing") in typed_reasons(kube, "books-nightly"), 30, "the event")

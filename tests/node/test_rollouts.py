@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from testbed.processes import REPO, MilvusServer
-from tests.chart.release import CRDS, Release, reported_by, wait_ready
-from tests.e2e.operator_fixtures import Kube
+from tests.chart.release import CRDS, Release, reported_by
+from tests.e2e.operator_fixtures import Kube, wait_ready
 
 from .pods import NodeEnv, assert_clean_log, logs, peers, pods, wait_rollout
 
